@@ -1,0 +1,116 @@
+"""The parts every benchmark needs: processes to start, CPU to read, tables to print."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from catfacts.emulator.process import EmulatorControl, EmulatorProcess
+from tests.support import ServiceProcess, catfacts_env, free_port
+
+log = logging.getLogger("bench")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process, all threads, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def children(pid: int) -> list[int]:
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return [int(child) for child in text.split()]
+
+
+@dataclass
+class Service:
+    """The service under gunicorn, and the emulator it fetches from."""
+
+    url: str
+    process: ServiceProcess
+    emulator: EmulatorControl
+
+    @property
+    def workers(self) -> list[int]:
+        return children(self.process.process.pid)
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.workers)
+
+
+@contextmanager
+def emulator(rate: str, latency: float, jitter: float = 0.0) -> Iterator[EmulatorControl]:
+    process = EmulatorProcess.start(rate_limit=rate, latency=latency, jitter=jitter)
+    try:
+        yield EmulatorControl(process.url)
+    finally:
+        process.stop()
+
+
+@contextmanager
+def service(
+    upstream: EmulatorControl, rate: str, workers: int = 1, **env: str
+) -> Iterator[Service]:
+    port = free_port()
+    variables = catfacts_env(
+        CATFACTS_UPSTREAM_URL=upstream.url, CATFACTS_RATE_LIMIT=rate, CATFACTS_PORT=str(port), **env
+    )
+    command = [sys.executable, "-m", "catfacts", "--workers", str(workers)]
+    process = ServiceProcess(command, variables)
+    try:
+        process.wait_for_line("serving on")
+        started = Service(f"http://127.0.0.1:{port}", process, upstream)
+        wait_for_workers(started, workers)
+        yield started
+    finally:
+        process.stop()
+
+
+def wait_for_workers(started: Service, count: int) -> None:
+    deadline = time.monotonic() + 20
+    while len(started.workers) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("workers did not start")
+        time.sleep(0.05)
+
+
+async def get_json(session: aiohttp.ClientSession, url: str) -> tuple[int, object, float]:
+    started = time.perf_counter()
+    async with session.get(url) as response:
+        body = await response.json()
+        return response.status, body, time.perf_counter() - started
+
+
+async def bare_gather(url: str, n: int) -> float:
+    """n concurrent GETs from one warm aiohttp session: the floor for the all-at-once strategy."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=n)) as session:
+        await asyncio.gather(*(session.get(f"{url}/fact") for _ in range(n)))
+        started = time.perf_counter()
+        responses = await asyncio.gather(*(session.get(f"{url}/fact") for _ in range(n)))
+        for response in responses:
+            await response.read()
+        return time.perf_counter() - started
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A Markdown table, so it can be pasted into the README as it is."""
+    lines = [f"\n### {title}\n", "| " + " | ".join(header) + " |"]
+    lines.append("|" + "|".join("---:" for _ in header) + "|")
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()

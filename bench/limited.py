@@ -1,0 +1,98 @@
+"""The limited strategy: makespan against the physical limit, 429s, fairness, CPU."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+import aiohttp
+
+from bench.harness import Service, emulator, get_json, median, print_table, service
+
+RATE, LIMIT, WINDOW = "20/second", 20, 1.0
+LATENCY, JITTER = 0.005, 0.002
+CASES = [(1, 20), (1, 100), (1, 200), (10, 100), (10, 200)]  # (callers, facts in all)
+
+
+def ideal(total: int, rtt: float, limit: int = LIMIT, window: float = WINDOW) -> float:
+    """(ceil(n/L) - 1) windows, plus the one round trip of the last request."""
+    return (math.ceil(total / limit) - 1) * window + rtt
+
+
+async def makespan(svc: Service, callers: int, total: int) -> tuple[float, int, int]:
+    """All callers start together; returns the time until the last one has its facts."""
+    svc.emulator.reset()
+    each = total // callers
+    async with aiohttp.ClientSession() as session:
+        await get_json(session, f"{svc.url}/hello/")
+        started = time.perf_counter()
+        results = await asyncio.gather(
+            *(get_json(session, f"{svc.url}/cat_async_limited/{each}") for _ in range(callers))
+        )
+        elapsed = time.perf_counter() - started
+    exact = sum(
+        status == 200 and isinstance(body, list) and len(body) == each
+        for status, body, _ in results
+    )
+    return elapsed, exact, svc.emulator.stats()["statuses"].get("429", 0)
+
+
+async def small_during_large(svc: Service, large: int, small: int, after: float) -> float:
+    svc.emulator.reset()
+    async with aiohttp.ClientSession() as session:
+        big = asyncio.create_task(get_json(session, f"{svc.url}/cat_async_limited/{large}"))
+        await asyncio.sleep(after)
+        status, body, took = await get_json(session, f"{svc.url}/cat_async_limited/{small}")
+        assert status == 200 and isinstance(body, list) and len(body) == small
+        await big
+    return took
+
+
+def main() -> None:
+    rows = []
+    with emulator(RATE, LATENCY, JITTER) as upstream, service(upstream, RATE) as svc:
+        rtt = LATENCY + 0.002
+        asyncio.run(makespan(svc, 1, 1))  # the first call probes the upstream once
+        for callers, total in CASES:
+            cpu_before = svc.cpu()
+            runs = [asyncio.run(makespan(svc, callers, total)) for _ in range(3)]
+            cpu = (svc.cpu() - cpu_before) / (3 * total)
+            wall = median([run[0] for run in runs])
+            best = ideal(total, rtt)
+            rows.append(
+                [
+                    callers,
+                    total,
+                    f"{wall:.3f}",
+                    f"{best:.3f}",
+                    f"{(wall / best - 1) * 100:+.1f}%",
+                    f"{sum(run[1] for run in runs)}/{3 * callers}",
+                    sum(run[2] for run in runs),
+                    f"{cpu * 1000:.3f}",
+                ]
+            )
+    print_table(
+        f"Limited: makespan against the ideal (emulator: {RATE}, {LATENCY * 1000:.0f}±"
+        f"{JITTER * 1000:.0f} ms)",
+        [
+            "callers",
+            "facts",
+            "makespan s",
+            "ideal s",
+            "over ideal",
+            "exact calls",
+            "429s",
+            "CPU ms / upstream request",
+        ],
+        rows,
+    )
+    fast = "100/second"
+    with emulator(fast, LATENCY, JITTER) as upstream, service(upstream, fast) as svc:
+        asyncio.run(makespan(svc, 1, 1))
+        waits = [asyncio.run(small_during_large(svc, 1000, 3, after)) for after in (2.3, 4.6, 6.9)]
+    print_table(
+        f"Limited: a 3-fact call made during a 1000-fact call (emulator: {fast})",
+        ["small call waits s (median of 3)", "in windows"],
+        [[f"{median(waits):.3f}", f"{median(waits) / WINDOW:.2f}"]],
+    )

@@ -1,0 +1,32 @@
+"""catfacts: fetch N facts from a rate-limited upstream, three ways side by side.
+
+`create_app()` is the one entry point: it reads the settings, starts the embedded Cat Facts API
+when no upstream is configured, and registers the routes and the JSON error handlers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from catfacts import embedded, logs
+from catfacts.errors import register_error_handlers
+from catfacts.routes import bp
+from catfacts.services import EXTENSION, Services
+from catfacts.settings import Settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the service; `test_config` overrides settings by name (`{"max_facts": 5}`)."""
+    settings = Settings.load(os.environ, test_config)
+    logs.configure_logging(settings.log_level)
+    upstream_url = settings.upstream_url or embedded.start(settings)
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[EXTENSION] = Services(settings, upstream_url)
+    app.register_blueprint(bp)
+    register_error_handlers(app)
+    return app

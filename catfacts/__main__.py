@@ -1,0 +1,3 @@
+from catfacts.cli import main
+
+main()

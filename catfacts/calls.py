@@ -1,0 +1,64 @@
+"""One caller's call for n facts: its own queue, its own results, its own end.
+
+Nothing here is shared between callers: the dispatcher takes items from calls in turn and hands
+each answer back to the call it came from, so no caller can get another's facts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+
+from catfacts.errors import CatFactsError
+
+
+@dataclass
+class Item:
+    """One fact still to fetch: its position in the call and the failed attempts so far."""
+
+    index: int
+    attempts: int = 0
+
+
+class Call:
+    """n facts for one caller; `result` resolves with all n in order, or with the error."""
+
+    def __init__(self, n: int, request_id: str) -> None:
+        self.n = n
+        self.request_id = request_id
+        self.pending: deque[Item] = deque(Item(index) for index in range(1, n + 1))
+        self.result: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self._facts: dict[int, str] = {}
+
+    @property
+    def fetched(self) -> int:
+        return len(self._facts)
+
+    @property
+    def over(self) -> bool:
+        return self.result.done()
+
+    def deliver(self, item: Item, fact: str) -> None:
+        if self.over:
+            return
+        self._facts[item.index] = fact
+        if len(self._facts) == self.n:
+            self.result.set_result([self._facts[i] for i in range(1, self.n + 1)])
+
+    def retry(self, item: Item) -> None:
+        """Put `item` back at the front of the queue, unless the call is over."""
+        if not self.over:
+            self.pending.appendleft(item)
+
+    def fail(self, error: CatFactsError) -> None:
+        """End the call with `error`; what is still queued is dropped, never sent."""
+        self.pending.clear()
+        if not self.over:
+            self.result.set_exception(error.progress(self.fetched, self.n))
+
+    def abandon(self) -> None:
+        """The caller is gone (deadline, disconnect, shutdown): drop what is still queued."""
+        self.pending.clear()
+        if not self.over:
+            self.result.cancel()

@@ -1,0 +1,196 @@
+"""The limited strategy's dispatcher: as fast as the upstream limit allows, and never faster.
+
+One pump task per process, on the background loop, repeats: wait for credit from the upstream's
+own word (`UpstreamQuota`), take a slot from the limiter, take the next item from the calls in
+turn (round-robin, so a call for 3 facts is not stuck behind a call for 1000), and send it. Every
+request's life passes through `_send`, the one place to watch: sent, answered, then delivered,
+retried or failed. A 429 pauses everyone and is retried; transient failures are retried with
+exponential backoff and jitter, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import random
+from collections import deque
+
+from catfacts import logs
+from catfacts.calls import Call, Item
+from catfacts.errors import (
+    ServiceUnavailable,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+)
+from catfacts.limiter import Limiter, Slot
+from catfacts.quota import Ticket, UpstreamQuota
+from catfacts.upstream import AsyncUpstream, Reply
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 4  # tries per fact before the call fails with the last error
+BACKOFF = 0.2  # seconds before the first retry; doubled at each further one
+MAX_BACKOFF = 5.0
+
+
+class Dispatcher:
+    """Fetches n facts for any number of concurrent callers through one shared budget."""
+
+    def __init__(
+        self,
+        upstream: AsyncUpstream,
+        limiter: Limiter,
+        *,
+        attempts: int = ATTEMPTS,
+        backoff: float = BACKOFF,
+    ) -> None:
+        self._upstream = upstream
+        self._limiter = limiter
+        self._quota = UpstreamQuota(limiter.rate.limit, limiter.rate.window)
+        self._attempts = attempts
+        self._backoff = backoff
+        self._calls: deque[Call] = deque()
+        self._wakeup = asyncio.Event()
+        self._pump: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        self._paused_until = 0.0  # to log each pause once, not once per refused request
+
+    async def fetch(self, n: int, deadline: float) -> list[str]:
+        """Exactly n facts for one caller, or an error saying what happened and how far it got."""
+        if n == 0:
+            return []
+        call = Call(n, logs.request_id.get())
+        self._calls.append(call)
+        self._start_pump()
+        self._wakeup.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(call.result), deadline)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"got {call.fetched} of {n} facts before the call's {deadline:g} s deadline"
+            ).progress(call.fetched, n) from None
+        finally:
+            call.abandon()
+            self._calls.remove(call)
+
+    def _start_pump(self) -> None:
+        if self._pump is None or self._pump.done():
+            # A fresh context: the pump serves every caller, so it carries no one's request id.
+            self._pump = asyncio.create_task(self._run(), context=contextvars.Context())
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._wakeup.clear()
+            if not any(call.pending for call in self._calls):
+                await self._wakeup.wait()
+                continue
+            blocked = self._quota.blocked_for(loop.time())
+            if blocked != 0.0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), blocked)
+                continue
+            try:
+                slot = await self._limiter.acquire()
+            except ServiceUnavailable as error:
+                self._fail_queued(error)
+                continue
+            call = self._next_call()
+            if call is None:
+                await self._release(slot, used=False)
+                continue
+            task = asyncio.create_task(
+                self._send(call, call.pending.popleft(), slot, self._quota.spend())
+            )
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    def _fail_queued(self, error: ServiceUnavailable) -> None:
+        """No limiter, no sending: end every waiting call now rather than let it hang.
+
+        The limiter may come back without the state it had, so probe the upstream first then.
+        """
+        log.error("%s: failing the calls that wait", error.message)
+        for call in self._calls:
+            if call.pending:
+                call.fail(error)
+        self._quota.unsure()
+
+    def _next_call(self) -> Call | None:
+        """The next call with something queued, in turn."""
+        for _ in range(len(self._calls)):
+            call = self._calls[0]
+            self._calls.rotate(-1)
+            if call.pending:
+                return call
+        return None
+
+    async def _send(self, call: Call, item: Item, slot: Slot, ticket: Ticket) -> None:
+        logs.request_id.set(call.request_id)
+        level = logs.detail_level(call.n)
+        outcome: Reply | UpstreamError
+        try:
+            outcome = await self._upstream.fetch_fact(item.index, level)
+        except UpstreamError as error:
+            outcome = error
+        finally:
+            await self._release(slot)
+        await self._learn(ticket, outcome)
+        if isinstance(outcome, Reply):
+            call.deliver(item, outcome.fact)
+        elif isinstance(outcome, UpstreamRateLimited):
+            await self._pause(outcome)
+            call.retry(item)
+        else:
+            self._retry_later(call, item, outcome)
+        self._wakeup.set()
+
+    async def _release(self, slot: Slot, used: bool = True) -> None:
+        try:
+            await (self._limiter.release(slot) if used else self._limiter.cancel(slot))
+        except ServiceUnavailable as error:
+            # The slot stays taken in the limiter until its lease ends: safe, if slower.
+            log.warning("could not release a slot: %s", error.message)
+
+    async def _learn(self, ticket: Ticket, outcome: Reply | UpstreamError) -> None:
+        now = asyncio.get_running_loop().time()
+        lowered = self._quota.answered(ticket, outcome.quota, now)
+        if lowered is not None:
+            log.warning(
+                "the upstream announces %d requests per %g s, fewer than the configured %d: "
+                "using %d",
+                lowered,
+                self._limiter.rate.window,
+                self._limiter.rate.limit,
+                lowered,
+            )
+            await self._limiter.lower_limit(lowered)
+
+    async def _pause(self, refusal: UpstreamRateLimited) -> None:
+        # Retry-After is in whole seconds, so the window may end up to a second later than it says.
+        seconds = (refusal.retry_after or 0) + 1
+        until = asyncio.get_running_loop().time() + seconds
+        if until > self._paused_until + 0.5:
+            log.warning("the upstream refused a request (429): pausing all requests %d s", seconds)
+        self._paused_until = max(self._paused_until, until)
+        self._quota.unsure()
+        await self._limiter.pause(seconds)
+
+    def _retry_later(self, call: Call, item: Item, error: UpstreamError) -> None:
+        item.attempts += 1
+        if item.attempts >= self._attempts:
+            log.warning("fact #%d failed %d times: %s", item.index, item.attempts, error.message)
+            call.fail(error)
+            return
+        delay = min(self._backoff * 2 ** (item.attempts - 1), MAX_BACKOFF) * random.uniform(
+            0.5, 1.5
+        )
+        log.info("fact #%d failed (%s); retry in %.2f s", item.index, error.message, delay)
+        asyncio.get_running_loop().call_later(delay, self._requeue, call, item)
+
+    def _requeue(self, call: Call, item: Item) -> None:
+        call.retry(item)
+        self._wakeup.set()

@@ -1,0 +1,52 @@
+"""The embedded Cat Facts API, started when no upstream is configured, so the service runs offline.
+
+It runs as one separate process per service, started by whoever starts first: gunicorn's master
+(see `gunicorn_config`) or `create_app` itself. Its address is put in `CATFACTS_UPSTREAM_URL`, so
+every worker forked or started afterwards shares that one upstream and its one rate limit, as
+workers behind one egress address share the real API's.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+
+from catfacts.emulator.process import EmulatorProcess
+from catfacts.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A little latency, like the real API's, so the strategies' differences show in `make run`.
+LATENCY = 0.05
+JITTER = 0.02
+
+# One per process by nature: the process that started the upstream is the one to stop it.
+_process: EmulatorProcess | None = None
+
+
+def start(settings: Settings) -> str:
+    """Start the embedded upstream (once per process tree) and return its URL."""
+    global _process  # noqa: PLW0603
+    if _process is None:
+        _process = EmulatorProcess.start(
+            rate_limit=settings.rate.text, latency=LATENCY, jitter=JITTER
+        )
+        atexit.register(stop)
+        os.environ["CATFACTS_UPSTREAM_URL"] = _process.url
+        log.info(
+            "embedded Cat Facts API listening on %s (%s, %d ms latency)",
+            _process.url,
+            settings.rate.text,
+            LATENCY * 1000,
+        )
+    return _process.url
+
+
+def stop() -> None:
+    """Stop the embedded upstream if this process started it."""
+    global _process  # noqa: PLW0603
+    if _process is not None:
+        _process.stop()
+        _process = None
+        os.environ.pop("CATFACTS_UPSTREAM_URL", None)

@@ -1,0 +1,71 @@
+"""The admin API under /__emulator__: tests steer the emulator and read what it saw.
+
+It is not rate limited and not counted, so looking never changes what is being looked at.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from catfacts.emulator.config import ConfigError
+from catfacts.emulator.state import STATE
+
+PREFIX = "/__emulator__"
+
+log = logging.getLogger(__name__)
+
+
+def add_admin_routes(app: web.Application) -> None:
+    """Add the admin routes to the emulator `app`."""
+    app.router.add_get(f"{PREFIX}/stats", _stats)
+    app.router.add_get(f"{PREFIX}/arrivals", _arrivals)
+    app.router.add_post(f"{PREFIX}/reset", _reset)
+    app.router.add_get(f"{PREFIX}/config", _get_config)
+    app.router.add_put(f"{PREFIX}/config", _put_config)
+
+
+async def _stats(request: web.Request) -> web.Response:
+    """Answers to /fact and /facts, counted by status, client and X-Request-ID."""
+    return web.json_response(request.app[STATE].traffic.stats_json())
+
+
+async def _arrivals(request: web.Request) -> web.Response:
+    """`[time, status]` per request in arrival order, with the rate to check them against."""
+    state = request.app[STATE]
+    rate = state.throttle.rate
+    body = {"arrivals": state.traffic.arrivals_json(), "window": rate.window, "limit": rate.limit}
+    return web.json_response(body)
+
+
+async def _reset(request: web.Request) -> web.Response:
+    """Clear the counters, the arrivals and the rate windows; the settings stay."""
+    request.app[STATE].reset()
+    return web.json_response({"message": "Counters, arrivals and rate windows cleared."})
+
+
+async def _get_config(request: web.Request) -> web.Response:
+    """The current settings, so a test can see what it runs against."""
+    return web.json_response(request.app[STATE].config_json())
+
+
+async def _put_config(request: web.Request) -> web.Response:
+    """Change any of the settings named in the JSON body; 400 and no change if one is bad."""
+    state = request.app[STATE]
+    try:
+        changes = await request.json()
+    except ValueError:
+        changes = None
+    if not isinstance(changes, dict):
+        return _bad_request("the body must be a JSON object of settings")
+    try:
+        state.configure(changes)
+    except ConfigError as error:
+        return _bad_request(str(error))
+    log.info("configured %s", changes)
+    return web.json_response(state.config_json())
+
+
+def _bad_request(message: str) -> web.Response:
+    return web.json_response({"message": message}, status=400)

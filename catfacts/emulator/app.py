@@ -1,0 +1,154 @@
+"""The emulated Cat Facts API: /fact and /facts behind Laravel's throttle, as on catfact.ninja.
+
+The middlewares run in Laravel's order: routing errors become JSON, then the rate limiter decides
+before any latency or fault, so a request that passed it counts even when a fault follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import re
+import time
+from collections.abc import Mapping
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from catfacts.emulator.admin import add_admin_routes
+from catfacts.emulator.config import EmulatorConfig, Fate
+from catfacts.emulator.pagination import paginate
+from catfacts.emulator.state import STATE, EmulatorState
+from catfacts.emulator.throttle import Clock, Decision
+
+THROTTLED_ROUTES = frozenset({"fact", "facts"})
+DEFAULT_PER_PAGE = 10
+
+# Laravel sends compact JSON, without spaces after separators.
+_compact_json = functools.partial(json.dumps, separators=(",", ":"))
+
+
+def create_emulator_app(
+    config: EmulatorConfig, *, clock: Clock = time.monotonic
+) -> web.Application:
+    """Build the emulator; `clock` times the rate windows and the arrivals."""
+    app = web.Application(middlewares=[_json_errors, _throttle])
+    app[STATE] = EmulatorState(config, clock=clock)
+    app.router.add_get("/fact", _get_fact, name="fact")
+    app.router.add_get("/facts", _list_facts, name="facts")
+    add_admin_routes(app)
+    return app
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer routing errors in JSON, as a Laravel API does, rather than in aiohttp's plain text."""
+    try:
+        return await handler(request)
+    except web.HTTPMethodNotAllowed as error:
+        allowed = ", ".join(sorted(error.allowed_methods))
+        route = request.path.lstrip("/")
+        message = f"The {request.method} method is not supported for route {route}. "
+        message += f"Supported methods: {allowed}."
+        return _json({"message": message}, status=405, headers={"Allow": allowed})
+    except web.HTTPNotFound:
+        return _json({"message": "Not Found"}, status=404)
+
+
+@web.middleware
+async def _throttle(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Rate-limit /fact and /facts per client IP, and record every request and its answer."""
+    if request.match_info.route.name not in THROTTLED_ROUTES:
+        return await handler(request)
+    state = request.app[STATE]
+    arrival = state.traffic.arrive(state.clock())
+    client = request.remote or "unknown"
+    decision = state.throttle.hit(client)
+    response = await handler(request) if decision.allowed else _too_many_attempts(decision)
+    response.headers["X-RateLimit-Limit"] = str(decision.limit)
+    response.headers["X-RateLimit-Remaining"] = str(decision.remaining)
+    state.traffic.answered(arrival, response.status, client, request.headers.get("X-Request-ID"))
+    return response
+
+
+def _too_many_attempts(decision: Decision) -> web.Response:
+    headers = {
+        "Retry-After": str(decision.retry_after),
+        "X-RateLimit-Reset": str(decision.reset_at),
+    }
+    return _json({"message": "Too Many Attempts."}, status=429, headers=headers)
+
+
+async def _get_fact(request: web.Request) -> web.Response:
+    """A random fact, unless the fault injector decided this request fails."""
+    state = request.app[STATE]
+    outcome = state.faults.for_fact()
+    await _wait(outcome.delay)
+    if outcome.fate in (Fate.OK, Fate.SLOW):
+        return _random_fact(state, request)
+    return _fault(outcome.fate)
+
+
+def _random_fact(state: EmulatorState, request: web.Request) -> web.Response:
+    fact = state.catalog.pick(_max_length(request))
+    if fact is None:
+        return _json({"message": "Fact not found"}, status=404)
+    fact = state.tag(fact, request.headers.get("X-Request-ID"))
+    return _json({"fact": fact, "length": len(fact)})
+
+
+def _fault(fate: Fate) -> web.Response:
+    if fate is Fate.ERROR:
+        return _json({"message": "Server Error"}, status=500)
+    if fate is Fate.MALFORMED:
+        return web.Response(text="<html>oops", content_type="text/html")
+    return _json({"length": 0})  # Fate.MISSING_FACT
+
+
+async def _list_facts(request: web.Request) -> web.Response:
+    """A page of facts in Laravel's paginated envelope, with URLs on the host the client used."""
+    state = request.app[STATE]
+    await _wait(state.faults.for_listing().delay)
+    facts = state.catalog.listing(_max_length(request))
+    body = paginate(
+        [{"fact": fact, "length": len(fact)} for fact in facts],
+        page=_positive_int(request, "page", default=1),
+        per_page=_positive_int(request, "limit", default=DEFAULT_PER_PAGE),
+        path=f"{request.scheme}://{request.host}{request.path}",
+    )
+    return _json(body)
+
+
+async def _wait(delay: float) -> None:
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+# Up to 18 digits: any such value fits the 64-bit column the real API compares it with.
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
+def _max_length(request: web.Request) -> int | None:
+    """`max_length` from the query; None when absent.
+
+    A value that is not an integer compares as 0, as MySQL casts it under Laravel, so no fact
+    fits: /fact answers 404 and /facts an empty page.
+    """
+    raw = request.query.get("max_length")
+    if raw is None:
+        return None
+    return int(raw) if _INTEGER.fullmatch(raw) else 0
+
+
+def _positive_int(request: web.Request, name: str, *, default: int) -> int:
+    """A query value that must be an integer >= 1, or else is `default`, as Laravel reads `page`."""
+    raw = request.query.get(name, "")
+    value = int(raw) if _INTEGER.fullmatch(raw) else default
+    return value if value >= 1 else default
+
+
+def _json(
+    body: object, *, status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    return web.json_response(body, status=status, headers=headers, dumps=_compact_json)

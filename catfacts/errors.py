@@ -1,0 +1,124 @@
+"""The errors a caller can meet, and the one place that turns them into JSON answers.
+
+Every failure is a `CatFactsError` carrying its HTTP status; `register_error_handlers` maps them,
+and Flask's own 404/405 and anything unexpected, to a JSON body with an `error` field.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, g, jsonify
+from werkzeug.exceptions import HTTPException
+
+if TYPE_CHECKING:
+    from catfacts.upstream import Quota
+
+log = logging.getLogger(__name__)
+
+
+class CatFactsError(Exception):
+    """A failure with the status and message a caller should see."""
+
+    status = 500
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+        self.fetched: int | None = None
+        self.requested: int | None = None
+
+    def progress(self, fetched: int, requested: int) -> CatFactsError:
+        """Record how far the call got, so the caller knows what the failure cost."""
+        self.fetched, self.requested = fetched, requested
+        return self
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.message, "status": self.status}
+        if self.fetched is not None:
+            body["fetched"] = self.fetched
+            body["requested"] = self.requested
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
+        return body
+
+
+class BadRequest(CatFactsError):
+    """The caller asked for something the service will not do."""
+
+    status = 400
+
+
+class UpstreamError(CatFactsError):
+    """The upstream did not give us a fact; `quota` holds its rate-limit headers, if it answered."""
+
+    quota: Quota | None = None
+
+    def with_quota(self, quota: Quota) -> UpstreamError:
+        self.quota = quota
+        return self
+
+
+class UpstreamRateLimited(UpstreamError):
+    """The upstream answered 429: its limit is spent; `retry_after` says for how long."""
+
+    status = 503
+
+
+class UpstreamBadResponse(UpstreamError):
+    """The upstream answered, but not with a fact (5xx, malformed JSON, no `fact`)."""
+
+    status = 502
+
+
+class UpstreamTimeout(UpstreamError):
+    """The upstream did not answer in time, or could not be reached."""
+
+    status = 504
+
+
+class ServiceUnavailable(CatFactsError):
+    """The service cannot take the call now (shutting down, shared limiter unreachable)."""
+
+    status = 503
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error with JSON: ours, Flask's routing errors, and the unexpected."""
+    app.register_error_handler(CatFactsError, _catfacts_error)
+    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def _catfacts_error(error: CatFactsError) -> Response:
+    log.warning("%d: %s", error.status, error.message)
+    response = _json(error.body(), error.status)
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+def _http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    response = _json({"error": (error.description or error.name), "status": status}, status)
+    if status == 405 and error.response is None:
+        allow = getattr(error, "valid_methods", None)
+        if allow:
+            response.headers["Allow"] = ", ".join(allow)
+    return response
+
+
+def _unexpected(error: Exception) -> Response:
+    log.error("unexpected error", exc_info=error)
+    return _json({"error": "internal error; see the service log", "status": 500}, 500)
+
+
+def _json(body: dict[str, Any], status: int) -> Response:
+    request_id = g.get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    response = jsonify(body)
+    response.status_code = status
+    return response

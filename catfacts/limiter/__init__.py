@@ -1,0 +1,94 @@
+"""The limiter interface: at most L requests reach the upstream in any interval of W seconds.
+
+The scheme (the same for every backend): there are L slots. A request takes a slot when it is
+sent; the slot becomes free W seconds after the request's answer came back, or after it failed
+or timed out. The upstream counts a request when it arrives, which is after it was sent and
+before its answer came back, so two arrivals on one slot are always more than W apart: in any
+interval of length W there is at most one arrival per slot, L in all, whatever the network delay.
+It costs one round trip per window compared with a perfect clock, and needs no safety margin.
+
+Backends differ only in where the slots live: `memory` in this process, `redis` in Redis so that
+every worker and host shares one budget. Pick one with `create_limiter`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from catfacts.settings import Rate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Permission to send one request; give it back with `release` (or `cancel` if unused)."""
+
+    id: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    """No slot now: try again in `seconds`, for `reason`."""
+
+    seconds: float
+    reason: str
+
+
+WINDOW = "the upstream window"
+PAUSED = "the upstream's Retry-After"
+
+
+class Limiter(ABC):
+    """Slots for requests to the upstream; see the module docstring for the invariant."""
+
+    def __init__(self, rate: Rate) -> None:
+        self.rate = rate
+
+    async def acquire(self) -> Slot:
+        """Wait until a slot is free, sleeping exactly until the limiter says one may be."""
+        while True:
+            answer = await self.try_acquire()
+            if isinstance(answer, Slot):
+                return answer
+            level = logging.INFO if answer.seconds >= 0.05 else logging.DEBUG
+            log.log(level, "waiting %.2f s for %s", answer.seconds, answer.reason)
+            await asyncio.sleep(answer.seconds)
+
+    @abstractmethod
+    async def try_acquire(self) -> Slot | Wait:
+        """Take a free slot, or say how long until one may be free."""
+
+    @abstractmethod
+    async def release(self, slot: Slot) -> None:
+        """The request on `slot` was answered (or failed) just now: free it W seconds from now."""
+
+    @abstractmethod
+    async def cancel(self, slot: Slot) -> None:
+        """`slot` was never used to send anything: free it at once."""
+
+    @abstractmethod
+    async def pause(self, seconds: float) -> None:
+        """Grant no slot for `seconds` (the upstream said so with a 429)."""
+
+    @abstractmethod
+    async def lower_limit(self, limit: int) -> None:
+        """The upstream announced a lower limit than configured: use it from now on."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release connections, if the backend holds any."""
+
+
+def wait_for_slot(now: float, window: float, next_free: float | None) -> Wait:
+    """How long to wait when every slot is taken.
+
+    A slot still in flight frees W after an answer that has not come yet, so never before
+    now + W; a released slot frees at its known time. Sleep until the earlier of the two and
+    look again: no polling, and no wake-up message is needed between processes.
+    """
+    soonest = now + window if next_free is None else min(next_free, now + window)
+    return Wait(max(soonest - now, 0.0), WINDOW)

@@ -1,0 +1,138 @@
+"""The shared limiter: the slots live in Redis, so every worker and host spends one budget.
+
+Each operation is one Lua script, atomic in Redis, and reads the clock with Redis's `TIME`, so
+clock skew between hosts cannot break the limit. The slots are a sorted set: member = slot id,
+score = when it is free (a released slot) or when its lease ends (a slot in flight: a worker that
+dies mid-request loses its slot only until then). Every key expires once its state could no
+longer matter, so nothing grows without bound. A worker that finds every slot taken is told how
+long to sleep; a 429's pause is a key every worker sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from catfacts.errors import ServiceUnavailable
+from catfacts.limiter import PAUSED, WINDOW, Limiter, Slot, Wait
+from catfacts.settings import Rate
+
+# KEYS: slots, pause, limit, ids. ARGV: limit, window ms, lease ms.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local limit, window, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then return {0, paused, 'paused'} end
+local lowered = tonumber(redis.call('GET', KEYS[3]))
+if lowered and lowered < limit then limit = lowered end
+local id
+if redis.call('ZCARD', KEYS[1]) < limit then
+  id = redis.call('INCR', KEYS[4])
+  redis.call('PEXPIRE', KEYS[4], 86400000)
+else
+  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  local free_at = tonumber(first[2])
+  if free_at > now then
+    return {0, math.min(free_at, now + window) - now, 'window'}
+  end
+  id = first[1]
+end
+redis.call('ZADD', KEYS[1], now + lease, id)
+redis.call('PEXPIRE', KEYS[1], lease + window)
+return {1, tostring(id)}
+"""
+
+# KEYS: slots. ARGV: slot id, delay ms (window after an answer, 0 for an unused slot), ttl ms.
+_RELEASE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+"""
+
+# KEYS: pause. ARGV: ms. Only ever lengthens a pause.
+_PAUSE = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+"""
+
+# KEYS: limit, slots. ARGV: limit. Drops the slots that free soonest, as the memory limiter does.
+_LOWER = """
+local current = tonumber(redis.call('GET', KEYS[1]))
+local limit = tonumber(ARGV[1])
+if current == nil or limit < current then
+  redis.call('SET', KEYS[1], limit, 'EX', 86400)
+end
+local extra = redis.call('ZCARD', KEYS[2]) - limit
+if extra > 0 then redis.call('ZPOPMIN', KEYS[2], extra) end
+"""
+
+
+class RedisLimiter(Limiter):
+    """L slots in Redis, shared by every process that names the same Redis and upstream."""
+
+    def __init__(self, rate: Rate, redis_url: str, upstream_url: str, lease: float) -> None:
+        super().__init__(rate)
+        self._window_ms = round(rate.window * 1000)
+        self._lease_ms = round((lease + rate.window) * 1000)
+        prefix = f"catfacts:{{{upstream_url}}}"  # one hash slot per upstream in a cluster
+        self._slots, self._pause = f"{prefix}:slots", f"{prefix}:pause"
+        self._limit, self._ids = f"{prefix}:limit", f"{prefix}:ids"
+        # Short timeouts: a Redis that is down must be a prompt 503, never a hang. Connections
+        # are made on first use, on the background loop.
+        self._redis = aioredis.Redis.from_url(
+            redis_url, socket_connect_timeout=1, socket_timeout=1, retry_on_timeout=False
+        )
+        self._scripts = {
+            name: self._redis.register_script(source)
+            for name, source in [
+                ("acquire", _ACQUIRE),
+                ("release", _RELEASE),
+                ("pause", _PAUSE),
+                ("lower", _LOWER),
+            ]
+        }
+
+    async def try_acquire(self) -> Slot | Wait:
+        keys = [self._slots, self._pause, self._limit, self._ids]
+        args = [self.rate.limit, self._window_ms, self._lease_ms]
+        granted, value, *reason = await self._run("acquire", keys, args)
+        if granted:
+            return Slot(_text(value))
+        return Wait(int(value) / 1000, WINDOW if _text(reason[0]) == "window" else PAUSED)
+
+    async def release(self, slot: Slot) -> None:
+        await self._run("release", [self._slots], [slot.id, self._window_ms, self._ttl()])
+
+    async def cancel(self, slot: Slot) -> None:
+        await self._run("release", [self._slots], [slot.id, 0, self._ttl()])
+
+    async def pause(self, seconds: float) -> None:
+        await self._run("pause", [self._pause], [round(seconds * 1000)])
+
+    async def lower_limit(self, limit: int) -> None:
+        await self._run("lower", [self._limit, self._slots], [limit])
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    def _ttl(self) -> int:
+        return self._lease_ms + self._window_ms
+
+    async def _run(self, script: str, keys: list[str], args: Sequence[str | int]) -> list[Any]:
+        try:
+            result = await self._scripts[script](keys=keys, args=args)
+        except (RedisError, OSError) as error:
+            raise ServiceUnavailable(
+                f"the shared rate limiter (Redis) is unreachable: {type(error).__name__}"
+            ) from None
+        return list(result) if isinstance(result, list) else []
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,162 @@
+"""Configuration, read once from the environment into a frozen value.
+
+Every setting has one environment variable; a bad value raises `ConfigError` naming the variable,
+so start-up can stop with one clear line instead of failing later on the first request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import limits
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate limit, `limit` requests in any interval of `window` seconds ("100/minute")."""
+
+    limit: int
+    window: float
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """Parse the notation of the `limits` package: "20/second", "30 per 2 seconds"."""
+        try:
+            item = limits.parse(text)
+        except ValueError:
+            raise ValueError(
+                "not a rate like '100/minute', '20/second' or '30 per 2 seconds'"
+            ) from None
+        if item.amount < 1:
+            raise ValueError("the limit must allow at least one request")
+        return cls(limit=item.amount, window=float(item.get_expiry()), text=text)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service needs to run; defaults match the public Cat Facts API."""
+
+    upstream_url: str | None = None
+    rate: Rate = dataclasses.field(default_factory=lambda: Rate.parse("100/minute"))
+    upstream_timeout: float = 5.0
+    max_facts: int = 1000
+    host: str = "127.0.0.1"
+    port: int = 5000
+    log_level: str = "INFO"
+    call_deadline: float | None = None
+    redis_url: str | None = None
+
+    @classmethod
+    def load(
+        cls, environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+    ) -> Settings:
+        """Read the environment, then apply `overrides` (tests), validating both the same way."""
+        values: dict[str, Any] = {}
+        for name, (variable, parse) in _FIELDS.items():
+            raw = environ.get(variable)
+            if raw is not None and raw.strip() != "":
+                values[name] = _parse(variable, raw, parse)
+        for name, value in (overrides or {}).items():
+            if name not in _FIELDS:
+                raise ConfigError(f"unknown setting {name!r}")
+            variable, parse = _FIELDS[name]
+            values[name] = _parse(variable, value, parse) if isinstance(value, str) else value
+        return cls(**values)
+
+    def environment(self) -> dict[str, str]:
+        """The settings as environment variables, for a child process that must agree with us."""
+        values = {
+            "upstream_url": self.upstream_url,
+            "rate": self.rate.text,
+            "upstream_timeout": self.upstream_timeout,
+            "max_facts": self.max_facts,
+            "host": self.host,
+            "port": self.port,
+            "log_level": self.log_level,
+            "call_deadline": self.call_deadline,
+            "redis_url": self.redis_url,
+        }
+        return {_FIELDS[k][0]: str(v) for k, v in values.items() if v is not None}
+
+
+def _parse(variable: str, raw: str, parse: Callable[[str], Any]) -> Any:
+    try:
+        return parse(raw.strip())
+    except ValueError as error:
+        raise ConfigError(f"{variable}={raw!r}: {error}") from None
+
+
+def _url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("not an http(s) URL like 'https://catfact.ninja'")
+    return raw.rstrip("/")
+
+
+def _redis_url(raw: str) -> str:
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("not a Redis URL like 'redis://127.0.0.1:6379/0'")
+    return raw
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError("must be a positive number of seconds")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError("not a whole number") from None
+    if value < 1:
+        raise ValueError("must be at least 1")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > 65535:
+        raise ValueError("must be a TCP port, 1 to 65535")
+    return value
+
+
+def _host(raw: str) -> str:
+    if any(c.isspace() for c in raw):
+        raise ValueError("not a host name or address")
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if not isinstance(logging.getLevelNamesMapping().get(level), int):
+        raise ValueError("not a log level (DEBUG, INFO, WARNING, ERROR)")
+    return level
+
+
+_FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "upstream_url": ("CATFACTS_UPSTREAM_URL", _url),
+    "rate": ("CATFACTS_RATE_LIMIT", Rate.parse),
+    "upstream_timeout": ("CATFACTS_UPSTREAM_TIMEOUT", _positive_float),
+    "max_facts": ("CATFACTS_MAX_FACTS", _positive_int),
+    "host": ("CATFACTS_HOST", _host),
+    "port": ("CATFACTS_PORT", _port),
+    "log_level": ("CATFACTS_LOG_LEVEL", _log_level),
+    "call_deadline": ("CATFACTS_CALL_DEADLINE", _positive_float),
+    "redis_url": ("CATFACTS_REDIS_URL", _redis_url),
+}

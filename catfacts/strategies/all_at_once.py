@@ -1,0 +1,44 @@
+"""Fetch n facts with n concurrent requests on the background loop.
+
+Fast, and the demonstration of what goes wrong without a limiter: past the upstream's limit the
+answers are 429s, which are dropped, so fewer than n facts may come back. A call where nothing
+succeeded for another reason is an outage, and raises instead of returning an empty success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from catfacts import logs
+from catfacts.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
+from catfacts.upstream import AsyncUpstream, Reply
+
+log = logging.getLogger(__name__)
+
+
+async def fetch_all_at_once(upstream: AsyncUpstream, n: int) -> list[str]:
+    """Return the facts of the requests that succeeded, in request order."""
+    level = logs.detail_level(n)
+    results = await asyncio.gather(
+        *(upstream.fetch_fact(index, level) for index in range(1, n + 1)),
+        return_exceptions=True,
+    )
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, UpstreamError):
+            raise result
+    facts = [result.fact for result in results if isinstance(result, Reply)]
+    errors = [result for result in results if isinstance(result, UpstreamError)]
+    refused = sum(isinstance(error, UpstreamRateLimited) for error in errors)
+    if errors:
+        log.info("%d of %d requests failed, %d of them refused (429)", len(errors), n, refused)
+    failures = [error for error in errors if not isinstance(error, UpstreamRateLimited)]
+    if not facts and failures:
+        raise _most_telling(failures).progress(0, n)
+    return facts
+
+
+def _most_telling(failures: list[UpstreamError]) -> UpstreamError:
+    """A timeout explains an outage better than the odd bad answer, so it wins."""
+    timeouts = [error for error in failures if isinstance(error, UpstreamTimeout)]
+    return timeouts[0] if timeouts else failures[0]

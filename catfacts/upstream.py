@@ -1,0 +1,188 @@
+"""Clients of the Cat Facts API: one reply parser, an async client and a sync one.
+
+Both clients keep connections alive across calls (opening one per fact would cost as much as the
+fact) and turn every way a request can fail into one of the `UpstreamError`s, so the strategies
+only ever see a `Reply` or a typed error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import aiohttp
+import urllib3
+
+from catfacts import logs
+from catfacts.errors import (
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+)
+
+log = logging.getLogger(__name__)
+
+FACT_PATH = "/fact"
+HEADERS = {"Accept": "application/json", "User-Agent": "catfacts/0.1"}
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What the upstream said about its rate limit in one answer's headers."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    retry_after: int | None = None
+    reset_at: int | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Quota:
+        return cls(
+            limit=_int_header(headers, "X-RateLimit-Limit"),
+            remaining=_int_header(headers, "X-RateLimit-Remaining"),
+            retry_after=_int_header(headers, "Retry-After"),
+            reset_at=_int_header(headers, "X-RateLimit-Reset"),
+        )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One fact, with what the upstream said about its quota when it sent it."""
+
+    fact: str
+    quota: Quota
+
+
+def parse_reply(status: int, headers: Mapping[str, str], body: bytes) -> Reply:
+    """Return the fact in an upstream answer, or raise the error that explains its absence."""
+    quota = Quota.from_headers(headers)
+    if status == 429:
+        wait = quota.retry_after
+        raise UpstreamRateLimited(
+            f"the upstream rate limit is reached (429); retry after {wait} s"
+            if wait is not None
+            else "the upstream rate limit is reached (429)",
+            retry_after=wait,
+        ).with_quota(quota)
+    if status != 200:
+        raise UpstreamBadResponse(f"the upstream answered {status}").with_quota(quota)
+    try:
+        fact = json.loads(body)["fact"]
+    except (ValueError, TypeError, KeyError):
+        raise UpstreamBadResponse("the upstream answered 200 without a fact").with_quota(
+            quota
+        ) from None
+    if not isinstance(fact, str):
+        raise UpstreamBadResponse("the upstream answered 200 without a fact").with_quota(quota)
+    return Reply(fact, quota)
+
+
+class AsyncUpstream:
+    """The async client: one aiohttp session per process, created on the background loop."""
+
+    def __init__(self, base_url: str, timeout: float, connections: int = 100) -> None:
+        self.url = base_url + FACT_PATH
+        self.timeout = timeout
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def fetch_fact(self, index: int, level: int = logging.INFO) -> Reply:
+        """GET one fact; `index` numbers it in the log."""
+        session = self._session or self._open()
+        log.log(level, "upstream #%d sent", index)
+        started = time.perf_counter()
+        try:
+            async with session.get(self.url, headers=_traced(HEADERS)) as response:
+                body = await response.read()
+                status, headers = response.status, response.headers
+        except TimeoutError:
+            raise _failed(index, UpstreamTimeout(_timed_out(self.timeout))) from None
+        except aiohttp.ClientError as error:
+            raise _failed(index, UpstreamTimeout(_unreachable(error))) from None
+        _log_answer(level, index, status, started)
+        try:
+            return parse_reply(status, headers, body)
+        except UpstreamError as error:
+            raise _failed(index, error) from None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        # The pool bounds the sockets we hold open; callers beyond it queue for a connection.
+        connector = aiohttp.TCPConnector(limit=self._connections, keepalive_timeout=30)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout)
+        )
+        return self._session
+
+
+class SyncUpstream:
+    """The sync client: a thread-safe urllib3 pool, so each fact reuses a keep-alive connection."""
+
+    def __init__(self, base_url: str, timeout: float, connections: int = 16) -> None:
+        self.url = base_url + FACT_PATH
+        self.timeout = timeout
+        self._pool = urllib3.PoolManager(
+            maxsize=connections, timeout=urllib3.Timeout(total=timeout), retries=False
+        )
+
+    def fetch_fact(self, index: int, level: int = logging.INFO) -> Reply:
+        """GET one fact; `index` numbers it in the log."""
+        log.log(level, "upstream #%d sent", index)
+        started = time.perf_counter()
+        try:
+            response = self._pool.request("GET", self.url, headers=_traced(HEADERS))
+        except urllib3.exceptions.NewConnectionError as error:  # before its base, TimeoutError
+            raise _failed(index, UpstreamTimeout(_unreachable(error))) from None
+        except urllib3.exceptions.TimeoutError:
+            raise _failed(index, UpstreamTimeout(_timed_out(self.timeout))) from None
+        except urllib3.exceptions.HTTPError as error:
+            raise _failed(index, UpstreamTimeout(_unreachable(error))) from None
+        _log_answer(level, index, response.status, started)
+        try:
+            return parse_reply(response.status, response.headers, response.data)
+        except UpstreamError as error:
+            raise _failed(index, error) from None
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
+def _traced(headers: dict[str, str]) -> dict[str, str]:
+    return {**headers, "X-Request-ID": logs.request_id.get()}
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _timed_out(timeout: float) -> str:
+    return f"the upstream did not answer within {timeout:g} s"
+
+
+def _unreachable(error: Exception) -> str:
+    return f"the upstream cannot be reached ({type(error).__name__})"
+
+
+def _log_answer(level: int, index: int, status: int, started: float) -> None:
+    log.log(level, "upstream #%d -> %d in %.1f ms", index, status, _ms_since(started))
+
+
+def _failed(index: int, error: UpstreamError) -> UpstreamError:
+    log.debug("upstream #%d failed: %s", index, error.message)
+    return error
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,221 @@
+"""/cat_async_limited/<n>: exactly n facts, as fast as the limit allows and never faster."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import urllib3
+from flask import Flask
+from flask.testing import FlaskClient
+
+from catfacts.emulator.process import EmulatorProcess, max_in_any_window
+from catfacts.services import EXTENSION
+from tests.support import AppFactory
+
+TAG = re.compile(r"\[(\S+) #(\d+)\]$")
+
+
+def get_limited(app: Flask, n: int, request_id: str) -> tuple[int, object]:
+    response = app.test_client().get(
+        f"/cat_async_limited/{n}", headers={"X-Request-ID": request_id}
+    )
+    return response.status_code, response.json
+
+
+def assert_owned(facts: object, request_id: str, n: int) -> None:
+    """Every fact was fetched for this caller, and there are exactly n of them."""
+    assert isinstance(facts, list)
+    tags = [TAG.search(fact) for fact in facts]
+    assert all(tag is not None and tag[1] == request_id for tag in tags), facts
+    assert sorted(int(tag[2]) for tag in tags if tag) == list(range(1, n + 1))
+
+
+def assert_never_over_the_limit(
+    emulator: EmulatorProcess, limit: int = 20, window: float = 1.0
+) -> None:
+    arrivals = emulator.control.arrivals()
+    assert max_in_any_window(arrivals, window) <= limit
+
+
+def test_one_caller_gets_exactly_n_with_zero_429s(
+    client: FlaskClient, emulator: EmulatorProcess
+) -> None:
+    emulator.control.configure(tag_facts=True)
+    response = client.get("/cat_async_limited/45", headers={"X-Request-ID": "solo"})
+    assert response.status_code == 200
+    assert_owned(response.json, "solo", 45)
+    assert response.headers["X-Facts-Returned"] == "45"
+    assert emulator.control.stats()["statuses"] == {"200": 45}
+    assert_never_over_the_limit(emulator)
+
+
+def test_ten_concurrent_callers_each_get_their_own_n_with_zero_429s(
+    app: Flask, emulator: EmulatorProcess
+) -> None:
+    emulator.control.configure(tag_facts=True)
+    sizes = {f"caller-{i}": 3 + i for i in range(10)}
+    with ThreadPoolExecutor(len(sizes)) as pool:
+        calls = pool.map(lambda rid: get_limited(app, sizes[rid], rid), sizes)
+        results = dict(zip(sizes, calls, strict=True))
+    for request_id, (status, facts) in results.items():
+        assert status == 200
+        assert_owned(facts, request_id, sizes[request_id])
+    assert emulator.control.stats()["statuses"] == {"200": sum(sizes.values())}
+    assert_never_over_the_limit(emulator)
+
+
+def test_the_limit_holds_under_latency_jitter(app: Flask, emulator: EmulatorProcess) -> None:
+    emulator.control.configure(latency=0.03, jitter=0.025)
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda rid: get_limited(app, 25, rid), ["a", "b", "c"]))
+    assert [status for status, _ in results] == [200, 200, 200]
+    assert emulator.control.stats()["statuses"] == {"200": 75}
+    assert_never_over_the_limit(emulator)
+
+
+def test_a_small_call_during_a_large_one_ends_within_about_a_window(
+    app: Flask, emulator: EmulatorProcess
+) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        large = pool.submit(get_limited, app, 100, "large")
+        wait_until(lambda: emulator.control.stats()["total"] >= 25)
+        started = time.monotonic()
+        status, facts = get_limited(app, 3, "small")
+        small_took = time.monotonic() - started
+        assert large.result()[0] == 200
+    assert status == 200
+    assert isinstance(facts, list)
+    assert len(facts) == 3
+    assert small_took < 1.5  # one 1 s window, plus a round trip and some scheduling
+
+
+def test_a_lower_limit_announced_by_the_upstream_is_obeyed_and_logged_once(
+    make_app: AppFactory, emulator: EmulatorProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.control.configure(rate_limit="10/second")
+    app = make_app(rate="20/second")
+    status, facts = get_limited(app, 30, "guessed-wrong")
+    assert status == 200
+    assert isinstance(facts, list)
+    assert len(facts) == 30
+    assert emulator.control.stats()["statuses"] == {"200": 30}
+    assert_never_over_the_limit(emulator, limit=10)
+    assert caplog.text.count("the upstream announces 10 requests") == 1
+
+
+def test_a_client_spending_the_same_quota_costs_a_few_429s_not_a_burst_per_window(
+    app: Flask, emulator: EmulatorProcess
+) -> None:
+    stop = threading.Event()
+    other = threading.Thread(target=spend_half_of_every_window, args=(emulator.url, stop))
+    other.start()
+    try:
+        status, facts = get_limited(app, 60, "shared")
+    finally:
+        stop.set()
+        other.join()
+    assert status == 200
+    assert isinstance(facts, list)
+    assert len(facts) == 60
+    ours = emulator.control.stats()["by_request_id"]["shared"]
+    assert ours["200"] == 60
+    assert ours.get("429", 0) <= 4
+
+
+def test_retry_after_is_honoured_when_another_client_spent_the_window(
+    app: Flask, emulator: EmulatorProcess
+) -> None:
+    emulator.control.configure(rate_limit="10 per 2 seconds")
+    pool = urllib3.PoolManager()
+    for _ in range(10):
+        assert pool.request("GET", f"{emulator.url}/fact").status == 200
+    status, facts = get_limited(app, 5, "late")
+    assert status == 200
+    assert isinstance(facts, list)
+    assert len(facts) == 5
+    assert emulator.control.stats()["by_request_id"]["late"] == {"200": 5, "429": 1}
+
+
+def test_transient_failures_are_retried(client: FlaskClient, emulator: EmulatorProcess) -> None:
+    emulator.control.configure(plan=["ok", "error", "malformed", "missing_fact", "ok", "error"])
+    response = client.get("/cat_async_limited/6")
+    assert response.status_code == 200
+    assert response.json is not None
+    assert len(response.json) == 6
+    assert emulator.control.stats()["statuses"] == {"200": 8, "500": 2}
+
+
+def test_a_timeout_is_retried(make_app: AppFactory, emulator: EmulatorProcess) -> None:
+    emulator.control.configure(plan=["slow"], slow_seconds=30)
+    client = make_app(upstream_timeout=0.3).test_client()
+    response = client.get("/cat_async_limited/3")
+    assert response.status_code == 200
+    assert response.json is not None
+    assert len(response.json) == 3
+
+
+@pytest.mark.parametrize(("fault", "status"), [("error_rate", 502), ("slow_rate", 504)])
+def test_a_persistent_failure_ends_the_call_with_a_clear_error(
+    make_app: AppFactory, emulator: EmulatorProcess, fault: str, status: int
+) -> None:
+    emulator.control.configure(**{fault: 1.0}, slow_seconds=30)
+    client = make_app(upstream_timeout=0.3).test_client()
+    response = client.get("/cat_async_limited/3")
+    assert response.status_code == status
+    assert response.json is not None
+    assert response.json["fetched"] == 0
+    assert response.json["requested"] == 3
+
+
+def test_an_abandoned_call_never_sends_what_it_still_had_queued(
+    make_app: AppFactory, emulator: EmulatorProcess
+) -> None:
+    emulator.control.configure(rate_limit="5 per 2 seconds")
+    app = make_app(rate="5 per 2 seconds", call_deadline=3.0)
+    status, body = get_limited(app, 40, "abandoned")
+    assert status == 504
+    assert isinstance(body, dict)
+    assert 0 < body["fetched"] < 40
+    assert get_limited(app, 1, "next")[0] == 200
+    served = emulator.control.stats()["by_request_id"]
+    assert served["abandoned"] == {"200": body["fetched"]}
+    assert served["next"] == {"200": 1}
+
+
+def test_shutdown_ends_calls_in_flight_with_a_clear_error(
+    app: Flask, emulator: EmulatorProcess
+) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        call = pool.submit(get_limited, app, 200, "cut-short")
+        wait_until(lambda: emulator.control.stats()["total"] >= 1)
+        app.extensions[EXTENSION].close()
+        status, body = call.result(timeout=10)
+    assert status == 503
+    assert isinstance(body, dict)
+    assert "shutting down" in body["error"]
+
+
+def test_an_idle_service_uses_no_cpu(client: FlaskClient) -> None:
+    assert client.get("/cat_async_limited/5").status_code == 200
+    before = time.process_time()
+    time.sleep(1.0)
+    assert time.process_time() - before < 0.02
+
+
+def spend_half_of_every_window(url: str, stop: threading.Event) -> None:
+    """Another client on the same IP: 10 requests a second, spread out (half of 20/second)."""
+    pool = urllib3.PoolManager()
+    while not stop.wait(0.1):
+        pool.request("GET", f"{url}/fact", headers={"X-Request-ID": "other"})
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)

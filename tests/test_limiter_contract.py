@@ -1,0 +1,100 @@
+"""The contract every limiter keeps, run against the in-process one and the Redis one alike."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from catfacts.limiter import PAUSED, WINDOW, Limiter, Slot, Wait
+from catfacts.limiter.memory import MemoryLimiter
+from catfacts.limiter.redis import RedisLimiter
+from catfacts.settings import Rate
+
+RATE = Rate.parse("3 per 2 seconds")
+MakeLimiter = Callable[[], Limiter]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_limiter(request: pytest.FixtureRequest) -> MakeLimiter:
+    """Limiters of one kind; Redis ones share the test's private Redis."""
+    if request.param == "memory":
+        return lambda: MemoryLimiter(RATE)
+    url = request.getfixturevalue("redis_url")
+    return lambda: RedisLimiter(RATE, url, "http://upstream.test", lease=5.0)
+
+
+async def take_all(limiter: Limiter) -> tuple[list[Slot], Wait]:
+    slots = []
+    while isinstance(answer := await limiter.try_acquire(), Slot):
+        slots.append(answer)
+    return slots, answer
+
+
+def test_it_grants_the_limit_then_waits_a_window(make_limiter: MakeLimiter) -> None:
+    async def scenario() -> None:
+        limiter = make_limiter()
+        slots, wait = await take_all(limiter)
+        assert len(slots) == 3
+        assert wait.reason == WINDOW
+        assert 1.9 <= wait.seconds <= 2.0  # every slot in flight: none frees before now + W
+        await limiter.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_released_slot_frees_a_window_later_and_a_cancelled_one_at_once(
+    make_limiter: MakeLimiter,
+) -> None:
+    async def scenario() -> None:
+        limiter = make_limiter()
+        (first, second, _), _ = await take_all(limiter)
+        await limiter.release(first)
+        wait = await limiter.try_acquire()
+        assert isinstance(wait, Wait)
+        assert 1.8 <= wait.seconds <= 2.0
+        await limiter.cancel(second)
+        assert isinstance(await limiter.try_acquire(), Slot)
+        await limiter.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_pause_holds_every_slot(make_limiter: MakeLimiter) -> None:
+    async def scenario() -> None:
+        limiter = make_limiter()
+        await limiter.pause(3.0)
+        wait = await limiter.try_acquire()
+        assert isinstance(wait, Wait)
+        assert wait.reason == PAUSED
+        assert 2.8 <= wait.seconds <= 3.0
+        await limiter.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_lower_limit_grants_fewer(make_limiter: MakeLimiter) -> None:
+    async def scenario() -> None:
+        limiter = make_limiter()
+        await limiter.lower_limit(2)
+        slots, _ = await take_all(limiter)
+        assert len(slots) == 2
+        await limiter.close()
+
+    asyncio.run(scenario())
+
+
+def test_acquire_sleeps_until_a_slot_frees_then_grants_it(make_limiter: MakeLimiter) -> None:
+    async def scenario() -> float:
+        limiter = make_limiter()
+        await limiter.lower_limit(1)
+        await limiter.release(await limiter.acquire())
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await limiter.acquire()
+        await limiter.close()
+        return loop.time() - started
+
+    waited = asyncio.run(scenario())
+    assert 1.9 <= waited < 2.5

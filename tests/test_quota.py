@@ -1,0 +1,52 @@
+"""UpstreamQuota: credit from the upstream's headers, probes when unsure."""
+
+from __future__ import annotations
+
+from catfacts.quota import UpstreamQuota
+from catfacts.upstream import Quota
+
+
+def test_it_probes_with_one_request_first_then_spends_what_remains() -> None:
+    quota = UpstreamQuota(limit=10, window=1.0)
+    probe = quota.spend()
+    assert quota.blocked_for(0.0) is None  # wait for the probe's answer
+    quota.answered(probe, Quota(limit=10, remaining=6), 0.01)
+    tickets = [quota.spend() for _ in range(6)]
+    assert quota.blocked_for(0.02) is None
+    quota.answered(tickets[0], Quota(limit=10, remaining=5), 0.03)
+    assert quota.blocked_for(0.03) is None  # 5 remain, 5 in flight
+
+
+def test_when_none_remain_it_waits_a_window_after_that_answer_then_probes() -> None:
+    quota = UpstreamQuota(limit=2, window=1.0)
+    quota.answered(quota.spend(), Quota(limit=2, remaining=1), 0.0)
+    quota.answered(quota.spend(), Quota(limit=2, remaining=0), 0.1)
+    assert quota.blocked_for(0.6) == 1.1 - 0.6
+    assert quota.blocked_for(1.1) == 0.0
+    quota.spend()
+    assert quota.blocked_for(1.1) is None  # one probe at a time
+
+
+def test_answers_sent_before_a_429_are_stale() -> None:
+    quota = UpstreamQuota(limit=10, window=1.0)
+    quota.answered(quota.spend(), Quota(remaining=9), 0.0)
+    old = quota.spend()
+    quota.unsure()
+    quota.answered(old, Quota(remaining=8), 0.1)
+    quota.spend()  # the probe
+    assert quota.blocked_for(0.1) is None
+
+
+def test_a_lower_announced_limit_is_reported_once() -> None:
+    quota = UpstreamQuota(limit=100, window=60.0)
+    assert quota.answered(quota.spend(), Quota(limit=50, remaining=49), 0.0) == 50
+    assert quota.answered(quota.spend(), Quota(limit=50, remaining=48), 0.0) is None
+    assert quota.limit == 50
+
+
+def test_an_upstream_without_rate_headers_leaves_the_limiter_in_charge() -> None:
+    quota = UpstreamQuota(limit=10, window=1.0)
+    quota.answered(quota.spend(), Quota(), 0.0)
+    for _ in range(10):
+        assert quota.blocked_for(0.0) == 0.0
+        quota.spend()
