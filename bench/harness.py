@@ -62,11 +62,11 @@ def emulator(rate: str, latency: float, jitter: float = 0.0) -> Iterator[Emulato
 def service(
     upstream: EmulatorControl, rate: str, workers: int = 1, **env: str
 ) -> Iterator[Service]:
+    """gunicorn as documented; at most 2 connections a worker, so callers spread over workers."""
     port = free_port()
-    variables = catfacts_env(
-        CATFACTS_UPSTREAM_URL=upstream.url, CATFACTS_RATE_LIMIT=rate, CATFACTS_PORT=str(port), **env
-    )
-    command = [sys.executable, "-m", "catfacts", "--workers", str(workers)]
+    variables = catfacts_env(CATFACTS_UPSTREAM_URL=upstream.url, CATFACTS_RATE_LIMIT=rate, **env)
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:catfacts.gunicorn_config"]
+    command += ["-w", str(workers), "--worker-connections", "2", "-b", f"127.0.0.1:{port}"]
     process = ServiceProcess(command, variables)
     try:
         process.wait_for_line("serving on")
@@ -88,7 +88,11 @@ def wait_for_workers(started: Service, count: int) -> None:
 async def get_json(session: aiohttp.ClientSession, url: str) -> tuple[int, object, float]:
     started = time.perf_counter()
     async with session.get(url) as response:
-        body = await response.json()
+        body = (
+            await response.json(content_type=None)
+            if response.content_type.endswith("json")
+            else await response.text()
+        )
         return response.status, body, time.perf_counter() - started
 
 

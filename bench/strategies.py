@@ -11,7 +11,7 @@ from bench.harness import Service, bare_gather, emulator, get_json, median, prin
 
 RATE = "100/minute"
 LATENCY = 0.05
-RUNS = {"cat": {1: 10, 10: 5, 100: 2, 1000: 1}, "cat_async": {1: 20, 10: 20, 100: 20, 1000: 5}}
+RUNS = {"cat": {1: 40, 10: 10, 100: 2, 1000: 1}, "cat_async": {1: 40, 10: 40, 100: 20, 1000: 5}}
 
 
 async def measure(svc: Service, route: str, n: int, runs: int) -> list[object]:

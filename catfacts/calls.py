@@ -62,3 +62,5 @@ class Call:
         self.pending.clear()
         if not self.over:
             self.result.cancel()
+        elif not self.result.cancelled():
+            self.result.exception()  # a failure that lost the race with the deadline: seen

@@ -14,12 +14,14 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import math
 import random
 from collections import deque
 
 from catfacts import logs
 from catfacts.calls import Call, Item
 from catfacts.errors import (
+    CatFactsError,
     ServiceUnavailable,
     UpstreamError,
     UpstreamRateLimited,
@@ -27,7 +29,7 @@ from catfacts.errors import (
 )
 from catfacts.limiter import Limiter, Slot
 from catfacts.quota import Ticket, UpstreamQuota
-from catfacts.upstream import AsyncUpstream, Reply
+from catfacts.upstream import AsyncUpstream, Quota, Reply
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,8 @@ class Dispatcher:
     ) -> None:
         self._upstream = upstream
         self._limiter = limiter
-        self._quota = UpstreamQuota(limiter.rate.limit, limiter.rate.window)
+        self._window = limiter.rate.window
+        self._quota = UpstreamQuota(limiter.rate.limit, self._window)
         self._attempts = attempts
         self._backoff = backoff
         self._calls: deque[Call] = deque()
@@ -58,10 +61,16 @@ class Dispatcher:
         self._sending: set[asyncio.Task[None]] = set()
         self._paused_until = 0.0  # to log each pause once, not once per refused request
 
-    async def fetch(self, n: int, deadline: float) -> list[str]:
-        """Exactly n facts for one caller, or an error saying what happened and how far it got."""
+    async def fetch(self, n: int, deadline: float | None = None) -> list[str]:
+        """Exactly n facts for one caller, or an error saying what happened and how far it got.
+
+        Without a `deadline`, the call gets the time its n facts and everything queued before
+        them need at the current limit, plus two windows and an upstream timeout of slack.
+        """
         if n == 0:
             return []
+        if deadline is None:
+            deadline = self._fair_deadline(n)
         call = Call(n, logs.request_id.get())
         self._calls.append(call)
         self._start_pump()
@@ -75,6 +84,11 @@ class Dispatcher:
         finally:
             call.abandon()
             self._calls.remove(call)
+
+    def _fair_deadline(self, n: int) -> float:
+        queued = sum(len(call.pending) for call in self._calls)
+        windows = math.ceil((n + queued) / self._quota.limit) + 2
+        return windows * self._window + self._upstream.timeout
 
     def _start_pump(self) -> None:
         if self._pump is None or self._pump.done():
@@ -99,7 +113,8 @@ class Dispatcher:
                 self._fail_queued(error)
                 continue
             call = self._next_call()
-            if call is None:
+            # The wait for a slot may have been long: the upstream may have said stop meanwhile.
+            if call is None or self._quota.blocked_for(loop.time()) != 0.0:
                 await self._release(slot, used=False)
                 continue
             task = asyncio.create_task(
@@ -111,13 +126,13 @@ class Dispatcher:
     def _fail_queued(self, error: ServiceUnavailable) -> None:
         """No limiter, no sending: end every waiting call now rather than let it hang.
 
-        The limiter may come back without the state it had, so probe the upstream first then.
+        The limiter may come back without the slots it had, so wait a window, then probe.
         """
         log.error("%s: failing the calls that wait", error.message)
         for call in self._calls:
             if call.pending:
                 call.fail(error)
-        self._quota.unsure()
+        self._quota.unsure(not_before=asyncio.get_running_loop().time() + self._window)
 
     def _next_call(self) -> Call | None:
         """The next call with something queued, in turn."""
@@ -130,23 +145,39 @@ class Dispatcher:
 
     async def _send(self, call: Call, item: Item, slot: Slot, ticket: Ticket) -> None:
         logs.request_id.set(call.request_id)
-        level = logs.detail_level(call.n)
-        outcome: Reply | UpstreamError
+        try:
+            outcome = await self._exchange(item, logs.detail_level(call.n), slot, ticket)
+            if isinstance(outcome, Reply):
+                call.deliver(item, outcome.fact)
+            elif isinstance(outcome, UpstreamRateLimited):
+                await self._pause(outcome)
+                call.retry(item)
+            else:
+                self._retry_later(call, item, outcome)
+        except CatFactsError as error:  # the limiter failed: end the call, never lose the item
+            call.fail(error)
+        except Exception as error:
+            log.error("fact #%d: unexpected error", item.index, exc_info=error)
+            call.fail(CatFactsError("an unexpected error ended the call; see the service log"))
+        finally:
+            self._wakeup.set()
+
+    async def _exchange(
+        self, item: Item, level: int, slot: Slot, ticket: Ticket
+    ) -> Reply | UpstreamError:
+        """Send one request; the limiter and the quota hear of it whatever happens."""
+        outcome: Reply | UpstreamError | None = None
         try:
             outcome = await self._upstream.fetch_fact(item.index, level)
         except UpstreamError as error:
             outcome = error
         finally:
             await self._release(slot)
-        await self._learn(ticket, outcome)
-        if isinstance(outcome, Reply):
-            call.deliver(item, outcome.fact)
-        elif isinstance(outcome, UpstreamRateLimited):
-            await self._pause(outcome)
-            call.retry(item)
-        else:
-            self._retry_later(call, item, outcome)
-        self._wakeup.set()
+            now = asyncio.get_running_loop().time()
+            lowered = self._quota.answered(ticket, _heard(outcome), now)
+        if lowered is not None:
+            await self._lower_limit(lowered)
+        return outcome
 
     async def _release(self, slot: Slot, used: bool = True) -> None:
         try:
@@ -155,29 +186,26 @@ class Dispatcher:
             # The slot stays taken in the limiter until its lease ends: safe, if slower.
             log.warning("could not release a slot: %s", error.message)
 
-    async def _learn(self, ticket: Ticket, outcome: Reply | UpstreamError) -> None:
-        now = asyncio.get_running_loop().time()
-        lowered = self._quota.answered(ticket, outcome.quota, now)
-        if lowered is not None:
-            log.warning(
-                "the upstream announces %d requests per %g s, fewer than the configured %d: "
-                "using %d",
-                lowered,
-                self._limiter.rate.window,
-                self._limiter.rate.limit,
-                lowered,
-            )
-            await self._limiter.lower_limit(lowered)
+    async def _lower_limit(self, limit: int) -> None:
+        log.warning(
+            "the upstream announces %d requests per %g s, fewer than the configured %d: using %d",
+            limit,
+            self._window,
+            self._limiter.rate.limit,
+            limit,
+        )
+        await self._limiter.lower_limit(limit)
 
     async def _pause(self, refusal: UpstreamRateLimited) -> None:
-        # Retry-After is in whole seconds, so the window may end up to a second later than it says.
-        seconds = (refusal.retry_after or 0) + 1
+        # Retry-After is in whole seconds, so the window may end up to a second later than it
+        # says; and a fixed window never needs more than one window, whatever it says.
+        seconds = min(refusal.retry_after or 0, math.ceil(self._window)) + 1
         until = asyncio.get_running_loop().time() + seconds
         if until > self._paused_until + 0.5:
             log.warning("the upstream refused a request (429): pausing all requests %d s", seconds)
         self._paused_until = max(self._paused_until, until)
-        self._quota.unsure()
         await self._limiter.pause(seconds)
+        self._quota.unsure()
 
     def _retry_later(self, call: Call, item: Item, error: UpstreamError) -> None:
         item.attempts += 1
@@ -194,3 +222,13 @@ class Dispatcher:
     def _requeue(self, call: Call, item: Item) -> None:
         call.retry(item)
         self._wakeup.set()
+
+
+def _heard(outcome: Reply | UpstreamError | None) -> Quota | None:
+    """What an answer says of the quota. A fact without rate headers: the upstream has no limit
+    to tell; an error without them (a proxy's 502, a timeout): it tells nothing."""
+    if isinstance(outcome, Reply):
+        return outcome.quota
+    if outcome is None or outcome.quota is None or outcome.quota.remaining is None:
+        return None
+    return outcome.quota

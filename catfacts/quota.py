@@ -6,11 +6,14 @@ requests we may send before we hear from the upstream again:
 
 - credit is the last `Remaining`, less what we have in flight since (they may not be counted yet);
 - when `Remaining` reaches 0, wait until W after that answer, when its window has surely ended;
-- then, and whenever unsure (at start, after a 429), send one probe and let its answer set the
-  credit: so we never send more at once than the upstream last said remains, and a client that
-  spends half of every window costs a few 429s in all, not a burst of them every window.
+- then open the next window in full if every hit the upstream counted in the last one was ours
+  (we saw Remaining count down from L-1 to 0); otherwise, and whenever unsure (at start, after a
+  429), send one probe and let its answer set the credit. So we never send more at once than
+  the upstream last said remains, and a client that spends half of every window costs a few 429s
+  in all, not a burst of them every window.
 
-Answers to requests sent before the last reset or 429 are stale and change nothing.
+Answers to requests sent before the last reset or 429 are stale and change nothing, and so is
+an answer overtaken by the answer to a request sent after it: that one has the newer count.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Ticket:
-    """Marks a request with the quota epoch it was sent in."""
+    """Marks a request with the quota epoch it was sent in, and its place in the sending order."""
 
     epoch: int
+    sent: int
 
 
 class UpstreamQuota:
@@ -40,6 +44,11 @@ class UpstreamQuota:
         self._credit = 1  # unsure at first: one probe
         self._in_flight = 0
         self._reset_at: float | None = None
+        self._counted = (
+            0  # answers with a Remaining in this epoch: were all the window's hits ours?
+        )
+        self._sent = 0
+        self._newest = -1  # the latest-sent request whose answer set the credit
 
     def blocked_for(self, now: float) -> float | None:
         """0 if a request may go now; else seconds until the reset, or None: await answers."""
@@ -49,36 +58,49 @@ class UpstreamQuota:
             return None
         if self._reset_at is not None and now < self._reset_at:
             return self._reset_at - now
-        self._probe()
+        alone = self._reset_at is not None and self._counted == self.limit
+        self._start_epoch(self.limit if alone else 1)
         return 0.0
 
     def spend(self) -> Ticket:
         self._credit -= 1
         self._in_flight += 1
-        return Ticket(self._epoch)
+        self._sent += 1
+        return Ticket(self._epoch, self._sent)
 
     def answered(self, ticket: Ticket, quota: Quota | None, now: float) -> int | None:
         """Learn from an answer; returns the upstream's announced limit when lower than ours."""
         self._in_flight -= 1
         lowered = None
-        if quota is not None and quota.limit is not None and quota.limit < self.limit:
+        if quota is not None and quota.limit is not None and 0 < quota.limit < self.limit:
             self.limit = lowered = quota.limit
         if ticket.epoch != self._epoch or quota is None:
             return lowered  # stale, or no answer at all (a timeout): nothing learned
         if quota.remaining is None:
             self._credit = self.limit  # the upstream says nothing: the limiter alone rules
         else:
+            self._counted += 1
+            if ticket.sent < self._newest:
+                return lowered  # overtaken: a request sent later already told us more
+            self._newest = ticket.sent
             self._credit = quota.remaining - self._in_flight
             if quota.remaining == 0:
                 self._reset_at = now + self.window
                 log.info("the upstream says none remain: waiting %g s for its window", self.window)
         return lowered
 
-    def unsure(self) -> None:
-        """What we believed may be wrong (a 429, a limiter that lost its state): probe."""
-        self._probe()
+    def unsure(self, not_before: float | None = None) -> None:
+        """What we believed may be wrong (a 429, a limiter that lost its state): probe.
 
-    def _probe(self) -> None:
+        Not before `not_before`, nor before a reset we are already waiting for: the upstream's
+        word that none remain stands.
+        """
+        waits = [t for t in (self._reset_at, not_before) if t is not None]
+        self._start_epoch(0 if waits else 1)
+        self._reset_at = max(waits, default=None)
+
+    def _start_epoch(self, credit: int) -> None:
         self._epoch += 1
-        self._credit = 1
+        self._credit = credit
         self._reset_at = None
+        self._counted = 0

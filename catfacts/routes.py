@@ -40,7 +40,7 @@ def _stamp_call(response: Response) -> Response:
     return response
 
 
-@bp.get("/hello/")
+@bp.get("/hello/", strict_slashes=False)
 def hello() -> str:
     return "Hello"
 
@@ -68,8 +68,8 @@ def cat_async_limited(n: int) -> Response:
     """Exactly n facts, as fast as the upstream limit allows and never faster."""
     services = current_services()
     _check_count(n, services.settings.max_facts)
-    deadline = services.deadline_for(n)
-    facts = services.loop.run(services.dispatcher.fetch(n, deadline), deadline + _LOOP_GRACE)
+    # The dispatcher holds each call to its deadline (configured, or derived from the queue).
+    facts = services.loop.run(services.dispatcher.fetch(n, services.settings.call_deadline))
     return _facts_response(n, facts)
 
 

@@ -6,7 +6,6 @@ a connection pool, a budget or a loop; views reach them through `current_service
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -51,16 +50,6 @@ class Services:
         return RedisLimiter(
             settings.rate, settings.redis_url, self.upstream_url, settings.upstream_timeout
         )
-
-    def deadline_for(self, n: int) -> float:
-        """The configured deadline, or twice what n facts need alone, plus a window and a timeout.
-
-        Twice, because concurrent callers share the budget round-robin and slow each other down.
-        """
-        if self.settings.call_deadline is not None:
-            return self.settings.call_deadline
-        rate = self.settings.rate
-        return (2 * math.ceil(n / rate.limit) + 1) * rate.window + self.settings.upstream_timeout
 
     def close(self) -> None:
         """Stop the loop (closing the async session) and drop the sync pool."""

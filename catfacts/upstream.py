@@ -72,7 +72,7 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes) -> Reply:
         raise UpstreamBadResponse(f"the upstream answered {status}").with_quota(quota)
     try:
         fact = json.loads(body)["fact"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         raise UpstreamBadResponse("the upstream answered 200 without a fact").with_quota(
             quota
         ) from None

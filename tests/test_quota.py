@@ -18,13 +18,26 @@ def test_it_probes_with_one_request_first_then_spends_what_remains() -> None:
 
 
 def test_when_none_remain_it_waits_a_window_after_that_answer_then_probes() -> None:
-    quota = UpstreamQuota(limit=2, window=1.0)
-    quota.answered(quota.spend(), Quota(limit=2, remaining=1), 0.0)
-    quota.answered(quota.spend(), Quota(limit=2, remaining=0), 0.1)
+    quota = UpstreamQuota(limit=3, window=1.0)
+    quota.answered(quota.spend(), Quota(limit=3, remaining=1), 0.0)  # someone else spent one
+    quota.answered(quota.spend(), Quota(limit=3, remaining=0), 0.1)
     assert quota.blocked_for(0.6) == 1.1 - 0.6
     assert quota.blocked_for(1.1) == 0.0
     quota.spend()
     assert quota.blocked_for(1.1) is None  # one probe at a time
+
+
+def test_a_window_spent_by_us_alone_is_followed_by_a_full_one_without_a_probe() -> None:
+    quota = UpstreamQuota(limit=3, window=1.0)
+    probe = quota.spend()
+    quota.answered(probe, Quota(limit=3, remaining=2), 0.0)
+    tickets = [quota.spend(), quota.spend()]
+    quota.answered(tickets[1], Quota(limit=3, remaining=0), 0.1)  # answers may come out of order
+    quota.answered(tickets[0], Quota(limit=3, remaining=1), 0.1)
+    assert quota.blocked_for(1.1) == 0.0
+    for _ in range(3):
+        assert quota.blocked_for(1.1) == 0.0
+        quota.spend()
 
 
 def test_answers_sent_before_a_429_are_stale() -> None:
@@ -35,6 +48,24 @@ def test_answers_sent_before_a_429_are_stale() -> None:
     quota.answered(old, Quota(remaining=8), 0.1)
     quota.spend()  # the probe
     assert quota.blocked_for(0.1) is None
+
+
+def test_being_unsure_does_not_cut_short_a_wait_for_the_window() -> None:
+    quota = UpstreamQuota(limit=3, window=1.0)
+    quota.answered(quota.spend(), Quota(remaining=0), 0.0)
+    quota.unsure()
+    assert quota.blocked_for(0.5) == 0.5
+    quota.unsure(not_before=2.0)
+    assert quota.blocked_for(1.5) == 0.5
+    assert quota.blocked_for(2.0) == 0.0
+    quota.spend()
+    assert quota.blocked_for(2.0) is None  # then one probe
+
+
+def test_an_announced_limit_below_one_is_ignored() -> None:
+    quota = UpstreamQuota(limit=10, window=1.0)
+    assert quota.answered(quota.spend(), Quota(limit=0, remaining=0), 0.0) is None
+    assert quota.limit == 10
 
 
 def test_a_lower_announced_limit_is_reported_once() -> None:

@@ -10,17 +10,22 @@ long to sleep; a 429's pause is a key every worker sees.
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from catfacts.errors import ServiceUnavailable
 from catfacts.limiter import PAUSED, WINDOW, Limiter, Slot, Wait
 from catfacts.settings import Rate
 
-# KEYS: slots, pause, limit, ids. ARGV: limit, window ms, lease ms.
+# KEYS: slots, pause, limit. ARGV: limit, window ms, lease ms, a new slot id.
+# A slot taken over gets the new id, so a late release by its previous holder changes nothing.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -29,21 +34,17 @@ local paused = redis.call('PTTL', KEYS[2])
 if paused > 0 then return {0, paused, 'paused'} end
 local lowered = tonumber(redis.call('GET', KEYS[3]))
 if lowered and lowered < limit then limit = lowered end
-local id
-if redis.call('ZCARD', KEYS[1]) < limit then
-  id = redis.call('INCR', KEYS[4])
-  redis.call('PEXPIRE', KEYS[4], 86400000)
-else
+if redis.call('ZCARD', KEYS[1]) >= limit then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   local free_at = tonumber(first[2])
   if free_at > now then
     return {0, math.min(free_at, now + window) - now, 'window'}
   end
-  id = first[1]
+  redis.call('ZREM', KEYS[1], first[1])
 end
-redis.call('ZADD', KEYS[1], now + lease, id)
+redis.call('ZADD', KEYS[1], now + lease, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], lease + window)
-return {1, tostring(id)}
+return {1, ARGV[4]}
 """
 
 # KEYS: slots. ARGV: slot id, delay ms (window after an answer, 0 for an unused slot), ttl ms.
@@ -82,11 +83,13 @@ class RedisLimiter(Limiter):
         self._lease_ms = round((lease + rate.window) * 1000)
         prefix = f"catfacts:{{{upstream_url}}}"  # one hash slot per upstream in a cluster
         self._slots, self._pause = f"{prefix}:slots", f"{prefix}:pause"
-        self._limit, self._ids = f"{prefix}:limit", f"{prefix}:ids"
+        self._limit = f"{prefix}:limit"
+        self._ids = (f"{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count(1))
         # Short timeouts: a Redis that is down must be a prompt 503, never a hang. Connections
         # are made on first use, on the background loop.
+        # One immediate retry on a broken connection: a pooled one fails once after a restart.
         self._redis = aioredis.Redis.from_url(
-            redis_url, socket_connect_timeout=1, socket_timeout=1, retry_on_timeout=False
+            redis_url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 1)
         )
         self._scripts = {
             name: self._redis.register_script(source)
@@ -99,8 +102,8 @@ class RedisLimiter(Limiter):
         }
 
     async def try_acquire(self) -> Slot | Wait:
-        keys = [self._slots, self._pause, self._limit, self._ids]
-        args = [self.rate.limit, self._window_ms, self._lease_ms]
+        keys = [self._slots, self._pause, self._limit]
+        args: list[str | int] = [self.rate.limit, self._window_ms, self._lease_ms, next(self._ids)]
         granted, value, *reason = await self._run("acquire", keys, args)
         if granted:
             return Slot(_text(value))
