@@ -20,6 +20,17 @@ def ideal(total: int, rtt: float, limit: int = LIMIT, window: float = WINDOW) ->
     return (math.ceil(total / limit) - 1) * window + rtt
 
 
+async def round_trip(svc: Service, n: int = LIMIT) -> float:
+    """The physical floor for one window's worth: n requests at once through the same service."""
+    times = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(5):
+            svc.emulator.reset()
+            times.append((await get_json(session, f"{svc.url}/cat_async/{n}"))[2])
+    svc.emulator.reset()
+    return median(times)
+
+
 async def makespan(svc: Service, callers: int, total: int) -> tuple[float, int, int]:
     """All callers start together; returns the time until the last one has its facts."""
     await fresh_budget(svc)
@@ -58,7 +69,7 @@ async def small_during_large(svc: Service, large: int, small: int, after: float)
 def main() -> None:
     rows = []
     with emulator(RATE, LATENCY, JITTER) as upstream, service(upstream, RATE) as svc:
-        rtt = LATENCY + 0.002
+        rtt = asyncio.run(round_trip(svc))
         asyncio.run(makespan(svc, 1, 1))  # the first call probes the upstream once
         for callers, total in CASES:
             cpu_before = svc.cpu()

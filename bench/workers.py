@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bench.harness import emulator, median, print_table, service
-from bench.limited import LATENCY, RATE, ideal, makespan
+from bench.limited import LATENCY, RATE, ideal, makespan, round_trip
 from catfacts.limiter import Limiter, Slot
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
@@ -43,8 +43,9 @@ def main() -> None:
 
 def shared_budget(name: str, env: dict[str, str]) -> list[object]:
     with emulator(RATE, LATENCY) as upstream, service(upstream, RATE, WORKERS, **env) as svc:
+        rtt = asyncio.run(round_trip(svc))
         wall, exact, refused = asyncio.run(makespan(svc, CALLERS, CALLERS * EACH))
-    best = ideal(CALLERS * EACH, LATENCY + 0.002)
+    best = ideal(CALLERS * EACH, rtt)
     return [
         name,
         f"{wall:.2f}",

@@ -64,8 +64,9 @@ class Dispatcher:
     async def fetch(self, n: int, deadline: float | None = None) -> list[str]:
         """Exactly n facts for one caller, or an error saying what happened and how far it got.
 
-        Without a `deadline`, the call gets the time its n facts and everything queued before
-        them need at the current limit, plus two windows and an upstream timeout of slack.
+        Without a `deadline`, the call gets twice the time its n facts and everything queued
+        here need at the current limit (other workers may share the budget), plus two windows
+        and an upstream timeout.
         """
         if n == 0:
             return []
@@ -87,7 +88,7 @@ class Dispatcher:
 
     def _fair_deadline(self, n: int) -> float:
         queued = sum(len(call.pending) for call in self._calls)
-        windows = math.ceil((n + queued) / self._quota.limit) + 2
+        windows = 2 * math.ceil((n + queued) / self._quota.limit) + 2
         return windows * self._window + self._upstream.timeout
 
     def _start_pump(self) -> None:

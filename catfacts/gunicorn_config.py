@@ -20,6 +20,7 @@ from catfacts.settings import ConfigError, Settings
 
 __all__ = [
     "bind",
+    "control_socket_disable",
     "graceful_timeout",
     "on_exit",
     "on_starting",
@@ -43,6 +44,8 @@ worker_class = "gthread"
 threads = 8
 timeout = 120
 graceful_timeout = 15
+# gunicorn's control socket lives at one path per user: two services would fight over it.
+control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:

@@ -6,8 +6,9 @@ requests we may send before we hear from the upstream again:
 
 - credit is the last `Remaining`, less what we have in flight since (they may not be counted yet);
 - when `Remaining` reaches 0, wait until W after that answer, when its window has surely ended;
-- then open the next window in full if every hit the upstream counted in the last one was ours
-  (we saw Remaining count down from L-1 to 0); otherwise, and whenever unsure (at start, after a
+- once a window has passed since the last answer (or since the one that said 0), that window has
+  ended: open the next one in full if every hit the upstream counted in it was ours (Remaining
+  counted down by one per answer from L-1); otherwise, and whenever unsure (at start, after a
   429), send one probe and let its answer set the credit. So we never send more at once than
   the upstream last said remains, and a client that spends half of every window costs a few 429s
   in all, not a burst of them every window.
@@ -44,22 +45,25 @@ class UpstreamQuota:
         self._credit = 1  # unsure at first: one probe
         self._in_flight = 0
         self._reset_at: float | None = None
-        self._counted = (
-            0  # answers with a Remaining in this epoch: were all the window's hits ours?
-        )
+        # Were all the hits the upstream counted in this epoch ours? Answers and lowest Remaining.
+        self._counted = 0
+        self._lowest: int | None = None
+        self._heard_at: float | None = None
         self._sent = 0
         self._newest = -1  # the latest-sent request whose answer set the credit
 
     def blocked_for(self, now: float) -> float | None:
         """0 if a request may go now; else seconds until the reset, or None: await answers."""
+        heard_at = self._heard_at
+        if self._in_flight == 0 and heard_at is not None and now >= heard_at + self.window:
+            self._next_window()  # the window we last heard of has ended
         if self._credit > 0:
             return 0.0
         if self._reset_at is None and self._in_flight > 0:
             return None
         if self._reset_at is not None and now < self._reset_at:
             return self._reset_at - now
-        alone = self._reset_at is not None and self._counted == self.limit
-        self._start_epoch(self.limit if alone else 1)
+        self._next_window()
         return 0.0
 
     def spend(self) -> Ticket:
@@ -80,6 +84,10 @@ class UpstreamQuota:
             self._credit = self.limit  # the upstream says nothing: the limiter alone rules
         else:
             self._counted += 1
+            self._lowest = min(
+                quota.remaining, self.limit if self._lowest is None else self._lowest
+            )
+            self._heard_at = now
             if ticket.sent < self._newest:
                 return lowered  # overtaken: a request sent later already told us more
             self._newest = ticket.sent
@@ -99,8 +107,13 @@ class UpstreamQuota:
         self._start_epoch(0 if waits else 1)
         self._reset_at = max(waits, default=None)
 
+    def _next_window(self) -> None:
+        alone = self._lowest is not None and self._counted + self._lowest == self.limit
+        self._start_epoch(self.limit if alone else 1)
+
     def _start_epoch(self, credit: int) -> None:
         self._epoch += 1
         self._credit = credit
         self._reset_at = None
         self._counted = 0
+        self._lowest = self._heard_at = None

@@ -50,6 +50,23 @@ def test_answers_sent_before_a_429_are_stale() -> None:
     assert quota.blocked_for(0.1) is None
 
 
+def test_after_a_quiet_window_spent_by_us_alone_the_next_opens_in_full() -> None:
+    quota = UpstreamQuota(limit=5, window=1.0)
+    quota.answered(quota.spend(), Quota(limit=5, remaining=4), 0.0)
+    assert quota.blocked_for(0.5) == 0.0  # 4 remain
+    for _ in range(5):
+        assert quota.blocked_for(1.0) == 0.0
+        quota.spend()
+
+
+def test_after_a_quiet_window_shared_with_others_it_probes() -> None:
+    quota = UpstreamQuota(limit=5, window=1.0)
+    quota.answered(quota.spend(), Quota(limit=5, remaining=2), 0.0)  # two hits were not ours
+    assert quota.blocked_for(1.0) == 0.0
+    quota.spend()
+    assert quota.blocked_for(1.0) is None
+
+
 def test_being_unsure_does_not_cut_short_a_wait_for_the_window() -> None:
     quota = UpstreamQuota(limit=3, window=1.0)
     quota.answered(quota.spend(), Quota(remaining=0), 0.0)
