@@ -16,7 +16,7 @@ from catfacts import create_app
 from catfacts.emulator import EmulatorConfig
 from catfacts.emulator.process import EmulatorProcess
 from catfacts.services import EXTENSION
-from tests.support import AppFactory, RedisServer
+from tests.support import Api, AppFactory, RedisServer
 
 # --- The emulated Cat Facts API ---------------------------------------------------------------
 
@@ -29,6 +29,14 @@ def emulator_process() -> Iterator[EmulatorProcess]:
     """One emulator subprocess for the whole session, on a free loopback port."""
     with EmulatorProcess.start(rate_limit=EMULATOR_DEFAULTS.rate_limit) as process:
         yield process
+
+
+@pytest.fixture
+def api(emulator: EmulatorProcess) -> Iterator[Api]:
+    """A client of the emulator's public routes."""
+    client = Api(emulator.url)
+    yield client
+    client.close()
 
 
 @pytest.fixture

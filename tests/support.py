@@ -12,6 +12,7 @@ import time
 from typing import Any, Protocol
 
 import redis
+import urllib3
 from flask import Flask
 
 
@@ -131,3 +132,27 @@ class RedisServer:
             self.process.kill()
             self.process.wait(10)
             self.process = None
+
+
+class Api:
+    """The emulator's public routes, as a client of catfact.ninja calls them."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._http = urllib3.PoolManager(retries=False, timeout=10.0)
+
+    def get(self, path: str, *, request_id: str | None = None) -> urllib3.BaseHTTPResponse:
+        headers = {"X-Request-ID": request_id} if request_id else {}
+        return self._http.request("GET", f"{self.url}{path}", headers=headers)
+
+    def request(self, method: str, path: str, body: str | None = None) -> urllib3.BaseHTTPResponse:
+        return self._http.request(method, f"{self.url}{path}", body=body)
+
+    def get_json(self, path: str, *, request_id: str | None = None) -> Any:
+        """The JSON of a 200 answer; fails the test on any other status."""
+        response = self.get(path, request_id=request_id)
+        assert response.status == 200, response.data
+        return response.json()
+
+    def close(self) -> None:
+        self._http.clear()
