@@ -160,9 +160,10 @@ def _traced(headers: dict[str, str]) -> dict[str, str]:
 
 
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    """A count or a number of seconds; below zero means zero, and a non-number means nothing."""
     value = headers.get(name)
     try:
-        return int(value) if value is not None else None
+        return max(int(value), 0) if value is not None else None
     except ValueError:
         return None
 

@@ -24,6 +24,13 @@ def test_a_429_carries_retry_after_and_the_quota() -> None:
     assert refused.value.quota == Quota(limit=100, remaining=0, retry_after=12)
 
 
+def test_negative_counts_and_waits_mean_zero() -> None:
+    headers = {"X-RateLimit-Limit": "-1", "X-RateLimit-Remaining": "-3", "Retry-After": "-5"}
+    with pytest.raises(UpstreamRateLimited) as refused:
+        parse_reply(429, headers, b"")
+    assert refused.value.quota == Quota(limit=0, remaining=0, retry_after=0)
+
+
 def test_headers_that_are_not_numbers_are_ignored() -> None:
     with pytest.raises(UpstreamRateLimited) as refused:
         parse_reply(429, {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, b"")

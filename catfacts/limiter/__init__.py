@@ -6,6 +6,8 @@ or timed out. The upstream counts a request when it arrives, which is after it w
 before its answer came back, so two arrivals on one slot are always more than W apart: in any
 interval of length W there is at most one arrival per slot, L in all, whatever the network delay.
 It costs one round trip per window compared with a perfect clock, and needs no safety margin.
+It assumes only that a request the upstream counts reaches it before our timeout for it ends
+(a timed-out request's slot is released when it times out).
 
 Backends differ only in where the slots live: `memory` in this process, `redis` in Redis so that
 every worker and host shares one budget. Pick one with `create_limiter`.
