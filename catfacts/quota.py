@@ -84,9 +84,8 @@ class UpstreamQuota:
             self._credit = self.limit  # the upstream says nothing: the limiter alone rules
         else:
             self._counted += 1
-            self._lowest = min(
-                quota.remaining, self.limit if self._lowest is None else self._lowest
-            )
+            lowest = self._lowest
+            self._lowest = quota.remaining if lowest is None else min(lowest, quota.remaining)
             self._heard_at = now
             if ticket.sent < self._newest:
                 return lowered  # overtaken: a request sent later already told us more
