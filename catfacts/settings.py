@@ -73,21 +73,6 @@ class Settings:
             values[name] = _parse(variable, value, parse) if isinstance(value, str) else value
         return cls(**values)
 
-    def environment(self) -> dict[str, str]:
-        """The settings as environment variables, for a child process that must agree with us."""
-        values = {
-            "upstream_url": self.upstream_url,
-            "rate": self.rate.text,
-            "upstream_timeout": self.upstream_timeout,
-            "max_facts": self.max_facts,
-            "host": self.host,
-            "port": self.port,
-            "log_level": self.log_level,
-            "call_deadline": self.call_deadline,
-            "redis_url": self.redis_url,
-        }
-        return {_FIELDS[k][0]: str(v) for k, v in values.items() if v is not None}
-
 
 def _parse(variable: str, raw: str, parse: Callable[[str], Any]) -> Any:
     try:
