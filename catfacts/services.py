@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from catfacts.background import BackgroundLoop
-from catfacts.dispatcher import Dispatcher
+from catfacts.dispatch.dispatcher import Dispatcher
 from catfacts.limiter import Limiter
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter

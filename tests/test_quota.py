@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from catfacts.quota import UpstreamQuota
+from catfacts.dispatch.quota import UpstreamQuota
 from catfacts.upstream import Quota
 
 

@@ -19,7 +19,8 @@ import random
 from collections import deque
 
 from catfacts import logs
-from catfacts.calls import Call, Item
+from catfacts.dispatch.calls import Call, Item
+from catfacts.dispatch.quota import Ticket, UpstreamQuota
 from catfacts.errors import (
     CatFactsError,
     ServiceUnavailable,
@@ -28,7 +29,6 @@ from catfacts.errors import (
     UpstreamTimeout,
 )
 from catfacts.limiter import Limiter, Slot
-from catfacts.quota import Ticket, UpstreamQuota
 from catfacts.upstream import AsyncUpstream, Quota, Reply
 
 log = logging.getLogger(__name__)
