@@ -15,6 +15,7 @@ import concurrent.futures
 import logging
 import os
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -22,6 +23,8 @@ from catfacts.errors import ServiceUnavailable, UpstreamTimeout
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+LIVENESS = 10.0  # seconds a waiting caller trusts the loop before it checks the loop answers
 
 
 class BackgroundLoop:
@@ -48,15 +51,43 @@ class BackgroundLoop:
         return asyncio.run_coroutine_threadsafe(coroutine, self._ensure_started())
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        """Run `coroutine` on the loop and wait for its result in the calling thread."""
+        """Run `coroutine` on the loop and wait for its result in the calling thread.
+
+        However long the work may take, the wait is bounded: every `LIVENESS` seconds the loop
+        must answer, or the caller gets a 503 rather than a thread that waits forever.
+        """
         future = self.submit(coroutine)
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            return future.result(timeout)
+            while True:
+                left = LIVENESS if deadline is None else min(deadline - time.monotonic(), LIVENESS)
+                try:
+                    return future.result(max(left, 0.0))
+                except TimeoutError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise UpstreamTimeout(
+                            f"the call did not finish within {timeout:g} s"
+                        ) from None
+                    if not self._responsive():
+                        raise ServiceUnavailable("the background loop is not responding") from None
         except concurrent.futures.CancelledError:
             raise ServiceUnavailable("the service is shutting down") from None
-        except TimeoutError:
+        finally:
             future.cancel()
-            raise UpstreamTimeout(f"the call did not finish within {timeout:g} s") from None
+
+    def call_soon(self, callback: Callable[..., object], *args: object) -> None:
+        """Run `callback(*args)` on the loop, from any thread (a signal handler too)."""
+        with self._lock:
+            loop = self._loop if self._pid == os.getpid() else None
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(callback, *args)
+
+    def _responsive(self) -> bool:
+        try:
+            self.submit(asyncio.sleep(0)).result(LIVENESS)
+        except (TimeoutError, concurrent.futures.CancelledError, RuntimeError):
+            return False
+        return True
 
     def stop(self, timeout: float = 5.0) -> None:
         """Cancel what is running, run the closers, and end the thread. Safe to call twice."""

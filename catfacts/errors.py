@@ -29,10 +29,16 @@ class CatFactsError(Exception):
         self.retry_after = retry_after
         self.fetched: int | None = None
         self.requested: int | None = None
+        self.details: dict[str, Any] = {}
 
     def progress(self, fetched: int, requested: int) -> CatFactsError:
         """Record how far the call got, so the caller knows what the failure cost."""
         self.fetched, self.requested = fetched, requested
+        return self
+
+    def detail(self, **details: Any) -> CatFactsError:
+        """Add fields to the JSON answer (an estimate, the facts fetched before a shutdown)."""
+        self.details.update(details)
         return self
 
     def body(self) -> dict[str, Any]:
@@ -42,7 +48,7 @@ class CatFactsError(Exception):
             body["requested"] = self.requested
         if self.retry_after is not None:
             body["retry_after"] = self.retry_after
-        return body
+        return {**body, **self.details}
 
 
 class BadRequest(CatFactsError):
@@ -80,9 +86,15 @@ class UpstreamTimeout(UpstreamError):
 
 
 class ServiceUnavailable(CatFactsError):
-    """The service cannot take the call now (shutting down, shared limiter unreachable)."""
+    """The service cannot take the call now (busy, shutting down, shared limiter unreachable)."""
 
     status = 503
+
+
+class ClientGone(CatFactsError):
+    """The caller hung up before the answer was ready; nginx's 499, seen only in the log."""
+
+    status = 499
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import signal
 import socket
 import sys
+from types import FrameType
 from typing import Any
 
 from catfacts import embedded, logs
+from catfacts.services import EXTENSION, Services
 from catfacts.settings import ConfigError, Settings
 
 __all__ = [
@@ -24,6 +27,7 @@ __all__ = [
     "graceful_timeout",
     "on_exit",
     "on_starting",
+    "post_worker_init",
     "threads",
     "timeout",
     "when_ready",
@@ -41,7 +45,11 @@ except ConfigError as _error:
 wsgi_app = "catfacts:create_app()"
 bind = [f"{_settings.host}:{_settings.port}"]
 worker_class = "gthread"
-threads = 8
+# Each fact call in flight holds a thread while it waits on the background loop (a waiting thread
+# costs memory, not CPU; see the README's load figures). Admission refuses calls past
+# CATFACTS_MAX_CALLS, so the spare threads always answer /hello/ and the refusals at once.
+SPARE_THREADS = 16
+threads = _settings.max_calls + SPARE_THREADS
 timeout = 120
 graceful_timeout = 15
 # gunicorn's control socket lives at one path per user: two services would fight over it.
@@ -56,6 +64,28 @@ def on_starting(server: Any) -> None:
             exit_if_taken(*address)
     if _settings.upstream_url is None:
         embedded.start(_settings)
+
+
+def post_worker_init(worker: Any) -> None:
+    """On SIGTERM (a stop or a reload), drain before gunicorn stops the worker.
+
+    gunicorn then waits for busy threads up to its graceful timeout and kills the worker; the
+    drain ends every call within CATFACTS_SHUTDOWN_GRACE with a JSON 503, well before that.
+    """
+    services = getattr(worker.wsgi, "extensions", {}).get(EXTENSION)
+    if not isinstance(services, Services):
+        return
+    stop_worker = signal.getsignal(signal.SIGTERM)
+
+    def drain_then_stop(signum: int, frame: FrameType | None) -> None:
+        log.info(
+            "SIGTERM: refusing new calls, ending the others within %g s", _settings.shutdown_grace
+        )
+        services.drain()
+        if callable(stop_worker):
+            stop_worker(signum, frame)
+
+    signal.signal(signal.SIGTERM, drain_then_stop)
 
 
 def when_ready(server: Any) -> None:

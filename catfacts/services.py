@@ -6,11 +6,13 @@ a connection pool, a budget or a loop; views reach them through `current_service
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from flask import current_app
 
 from catfacts.background import BackgroundLoop
+from catfacts.dispatch.admission import Admission
 from catfacts.dispatch.dispatcher import Dispatcher
 from catfacts.limiter import Limiter
 from catfacts.limiter.memory import MemoryLimiter
@@ -32,15 +34,20 @@ class Services:
     async_upstream: AsyncUpstream = field(init=False)
     limiter: Limiter = field(init=False)
     dispatcher: Dispatcher = field(init=False)
+    admission: Admission = field(init=False)
 
     def __post_init__(self) -> None:
-        timeout = self.settings.upstream_timeout
+        settings, timeout = self.settings, self.settings.upstream_timeout
         self.sync_upstream = SyncUpstream(self.upstream_url, timeout)
         self.async_upstream = AsyncUpstream(self.upstream_url, timeout)
+        # The dispatcher's own pool, one connection per slot: a request that holds a slot never
+        # queues for a connection behind an all-at-once call.
+        limited_upstream = AsyncUpstream(self.upstream_url, timeout, settings.rate.limit)
         self.limiter = self._limiter()
-        self.dispatcher = Dispatcher(self.async_upstream, self.limiter)
-        self.loop.on_stop(self.async_upstream.close)
-        self.loop.on_stop(self.limiter.close)
+        self.dispatcher = Dispatcher(limited_upstream, self.limiter)
+        self.admission = Admission(settings.max_calls, retry_after=math.ceil(settings.rate.window))
+        for closer in (self.async_upstream.close, limited_upstream.close, self.limiter.close):
+            self.loop.on_stop(closer)
 
     def _limiter(self) -> Limiter:
         """Redis when configured, so that every worker and host shares one budget."""
@@ -50,6 +57,11 @@ class Services:
         return RedisLimiter(
             settings.rate, settings.redis_url, self.upstream_url, settings.upstream_timeout
         )
+
+    def drain(self) -> None:
+        """Shutdown has begun (SIGTERM): refuse new calls, end the others after the grace."""
+        self.admission.close()
+        self.loop.call_soon(self.dispatcher.drain, self.settings.shutdown_grace)
 
     def close(self) -> None:
         """Stop the loop (closing the async session) and drop the sync pool."""

@@ -55,6 +55,8 @@ class Settings:
     log_level: str = "INFO"
     call_deadline: float | None = None
     redis_url: str | None = None
+    max_calls: int = 256
+    shutdown_grace: float = 3.0
 
     @classmethod
     def load(
@@ -114,6 +116,17 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+# gunicorn's graceful timeout is 15 s: the grace, the last answers and the exit must fit in it.
+MAX_SHUTDOWN_GRACE = 10.0
+
+
+def _grace(raw: str) -> float:
+    value = _positive_float(raw)
+    if value > MAX_SHUTDOWN_GRACE:
+        raise ValueError(f"must be at most {MAX_SHUTDOWN_GRACE:g} seconds")
+    return value
+
+
 def _port(raw: str) -> int:
     value = _positive_int(raw)
     if value > 65535:
@@ -144,4 +157,6 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "log_level": ("CATFACTS_LOG_LEVEL", _log_level),
     "call_deadline": ("CATFACTS_CALL_DEADLINE", _positive_float),
     "redis_url": ("CATFACTS_REDIS_URL", _redis_url),
+    "max_calls": ("CATFACTS_MAX_CALLS", _positive_int),
+    "shutdown_grace": ("CATFACTS_SHUTDOWN_GRACE", _grace),
 }

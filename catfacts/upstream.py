@@ -82,7 +82,10 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes) -> Reply:
 
 
 class AsyncUpstream:
-    """The async client: one aiohttp session per process, created on the background loop."""
+    """The async client: one aiohttp session per process and use, created on the background loop.
+
+    It never resends a request on its own: each request reaches the upstream at most once.
+    """
 
     def __init__(self, base_url: str, timeout: float, connections: int = 100) -> None:
         self.url = base_url + FACT_PATH
@@ -117,10 +120,15 @@ class AsyncUpstream:
     def _open(self) -> aiohttp.ClientSession:
         # The pool bounds the sockets we hold open; callers beyond it queue for a connection.
         connector = aiohttp.TCPConnector(limit=self._connections, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout)
         )
-        return self._session
+        # aiohttp sends an idempotent request again, once, when a kept-alive connection drops;
+        # the upstream may have counted the first. Exactly one arrival per request: the caller
+        # retries, with a slot of its own. (aiohttp's own test client sets the same attribute.)
+        session._retry_connection = False
+        self._session = session
+        return session
 
 
 class SyncUpstream:

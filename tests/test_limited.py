@@ -172,19 +172,38 @@ def test_a_persistent_failure_ends_the_call_with_a_clear_error(
     assert response.json["requested"] == 3
 
 
-def test_an_abandoned_call_never_sends_what_it_still_had_queued(
+def test_a_call_that_cannot_meet_its_deadline_is_refused_before_it_spends_anything(
+    make_app: AppFactory, emulator: EmulatorProcess
+) -> None:
+    app = make_app(rate="5 per 2 seconds", call_deadline=3.0)
+    response = app.test_client().get("/cat_async_limited/40")
+    assert response.status_code == 503
+    assert response.json is not None
+    assert response.json["deadline"] == 3.0
+    assert response.json["estimate"] > 3.0
+    assert int(response.headers["Retry-After"]) >= 1
+    assert emulator.control.stats()["total"] == 0
+
+
+def test_the_callers_own_deadline_wins_and_a_call_let_in_finishes(
     make_app: AppFactory, emulator: EmulatorProcess
 ) -> None:
     emulator.control.configure(rate_limit="5 per 2 seconds")
-    app = make_app(rate="5 per 2 seconds", call_deadline=3.0)
-    status, body = get_limited(app, 40, "abandoned")
-    assert status == 504
-    assert isinstance(body, dict)
-    assert 0 < body["fetched"] < 40
-    assert get_limited(app, 1, "next")[0] == 200
-    served = emulator.control.stats()["by_request_id"]
-    assert served["abandoned"] == {"200": body["fetched"]}
-    assert served["next"] == {"200": 1}
+    client = make_app(rate="5 per 2 seconds", call_deadline=1.0).test_client()
+    assert client.get("/cat_async_limited/12?deadline=1").status_code == 503
+    response = client.get("/cat_async_limited/12?deadline=8")
+    assert response.status_code == 200
+    assert response.json is not None
+    assert len(response.json) == 12
+    assert emulator.control.stats()["statuses"] == {"200": 12}
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "soon", "nan", "inf"])
+def test_a_bad_deadline_is_a_400(client: FlaskClient, raw: str) -> None:
+    response = client.get(f"/cat_async_limited/3?deadline={raw}")
+    assert response.status_code == 400
+    assert response.json is not None
+    assert "deadline" in response.json["error"]
 
 
 def test_shutdown_ends_calls_in_flight_with_a_clear_error(

@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from catfacts.errors import ServiceUnavailable
-from catfacts.limiter import PAUSED, Slot, Wait
+from catfacts.limiter import PAUSED, Slot, StateLost, Wait
 from catfacts.limiter.redis import RedisLimiter
 from catfacts.settings import Rate
 from tests.support import closed_port_url
@@ -69,7 +69,7 @@ def test_every_key_expires(redis_url: str) -> None:
     asyncio.run(scenario())
     client = redis.Redis.from_url(redis_url)
     keys = client.keys("catfacts:*")
-    assert len(keys) == 3
+    assert len(keys) == 4
     assert all(client.pttl(key) > 0 for key in keys)
 
 
@@ -85,3 +85,45 @@ def test_an_unreachable_redis_is_a_prompt_service_unavailable() -> None:
 
     with pytest.raises(ServiceUnavailable, match="Redis"):
         asyncio.run(scenario())
+
+
+def test_slots_lost_without_an_error_are_noticed_and_hold_every_host_for_a_window(
+    redis_url: str,
+) -> None:
+    async def scenario() -> tuple[BaseException | Slot | Wait, Slot | Wait]:
+        busy, fresh = (RedisLimiter(RATE, redis_url, UPSTREAM, lease=5.0) for _ in range(2))
+        for _ in range(5):
+            await busy.acquire()
+        redis.Redis.from_url(redis_url).flushall()  # no command fails: only the count tells
+        try:
+            noticed: BaseException | Slot | Wait = await busy.try_acquire()
+        except StateLost as lost:
+            noticed = lost
+        held = await fresh.try_acquire()  # a host that never saw the old count waits too
+        await busy.close()
+        await fresh.close()
+        return noticed, held
+
+    noticed, held = asyncio.run(scenario())
+    assert isinstance(noticed, StateLost)
+    assert isinstance(held, Wait)
+    assert held.reason == PAUSED
+    assert 0.9 <= held.seconds <= 1.0
+
+
+def test_a_lowered_limit_is_asserted_again_after_it_was_lost(redis_url: str) -> None:
+    async def scenario() -> int:
+        told, other = (RedisLimiter(RATE, redis_url, UPSTREAM, lease=5.0) for _ in range(2))
+        await told.lower_limit(2)
+        client = redis.Redis.from_url(redis_url)
+        client.delete(f"catfacts:{{{UPSTREAM}}}:limit")  # expired, say
+        await told.try_acquire()  # re-asserts it
+        granted = 1
+        for _ in range(5):
+            if isinstance(await other.try_acquire(), Slot):
+                granted += 1
+        await told.close()
+        await other.close()
+        return granted
+
+    assert asyncio.run(scenario()) == 2

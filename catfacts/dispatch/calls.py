@@ -39,6 +39,10 @@ class Call:
     def over(self) -> bool:
         return self.result.done()
 
+    def facts_so_far(self) -> list[str]:
+        """The facts delivered until now, in their order: what a call cut short still has."""
+        return [self._facts[index] for index in sorted(self._facts)]
+
     def deliver(self, item: Item, fact: str) -> None:
         if self.over:
             return

@@ -19,8 +19,9 @@ import random
 from collections import deque
 
 from catfacts import logs
+from catfacts.dispatch.admission import finish_estimate
 from catfacts.dispatch.calls import Call, Item
-from catfacts.dispatch.quota import Ticket, UpstreamQuota
+from catfacts.dispatch.quota import Ticket, UpstreamQuota, retry_pause
 from catfacts.errors import (
     CatFactsError,
     ServiceUnavailable,
@@ -28,7 +29,7 @@ from catfacts.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
-from catfacts.limiter import Limiter, Slot
+from catfacts.limiter import Limiter, Slot, StateLost
 from catfacts.upstream import AsyncUpstream, Quota, Reply
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 4  # tries per fact before the call fails with the last error
 BACKOFF = 0.2  # seconds before the first retry; doubled at each further one
 MAX_BACKOFF = 5.0
+STALL_WINDOWS = 3  # windows without a fact for anyone, besides two time-outs, before giving up
+PUMP_RESTART = 1.0  # seconds before the pump goes on after an unexpected error
 
 
 class Dispatcher:
@@ -60,69 +63,125 @@ class Dispatcher:
         self._pump: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._paused_until = 0.0  # to log each pause once, not once per refused request
+        self._closing = False
+        # The dispatcher as a whole must keep getting facts; one call may wait long for its turn.
+        self._stall = STALL_WINDOWS * self._window + 2 * upstream.timeout
+        self._progress_at = 0.0  # loop time of the last fact, or of work arriving when idle
+        self._round_trip = upstream.timeout / 10  # a moving average, for estimates only
 
     async def fetch(self, n: int, deadline: float | None = None) -> list[str]:
         """Exactly n facts for one caller, or an error saying what happened and how far it got.
 
-        Without a `deadline`, the call gets twice the time its n facts and everything queued
-        here need at the current limit (other workers may share the budget), plus two windows
-        and an upstream timeout.
+        With a `deadline`, a call the queue cannot serve in time is refused before it spends
+        anything. A call let in is never failed for time while the dispatcher gets facts: only
+        when no fact came back for anyone for `_stall` seconds.
         """
+        if self._closing:
+            raise ServiceUnavailable("the service is shutting down", retry_after=1)
         if n == 0:
             return []
-        if deadline is None:
-            deadline = self._fair_deadline(n)
+        if deadline is not None:
+            self._admit(n, deadline)
+        loop = asyncio.get_running_loop()
+        if not self._calls:
+            self._progress_at = loop.time()
         call = Call(n, logs.request_id.get())
         self._calls.append(call)
         self._start_pump()
         self._wakeup.set()
         try:
-            return await asyncio.wait_for(asyncio.shield(call.result), deadline)
-        except TimeoutError:
-            raise UpstreamTimeout(
-                f"got {call.fetched} of {n} facts before the call's {deadline:g} s deadline"
-            ).progress(call.fetched, n) from None
+            return await self._until_done(call)
         finally:
             call.abandon()
             self._calls.remove(call)
 
-    def _fair_deadline(self, n: int) -> float:
-        queued = sum(len(call.pending) for call in self._calls)
-        windows = 2 * math.ceil((n + queued) / self._quota.limit) + 2
-        return windows * self._window + self._upstream.timeout
+    def drain(self, grace: float) -> None:
+        """Shutdown: take no new call, and end the calls still running after `grace` seconds."""
+        self._closing = True
+        asyncio.get_running_loop().call_later(grace, self._end_all)
+
+    async def _until_done(self, call: Call) -> list[str]:
+        loop = asyncio.get_running_loop()
+        while True:
+            quiet_left = self._progress_at + self._stall - loop.time()
+            if quiet_left <= 0:
+                raise UpstreamTimeout(
+                    f"the upstream gave no fact for {self._stall:g} s; "
+                    f"got {call.fetched} of {call.n} facts"
+                ).progress(call.fetched, call.n)
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(asyncio.shield(call.result), quiet_left)
+
+    def _admit(self, n: int, deadline: float) -> None:
+        now = asyncio.get_running_loop().time()
+        estimate = finish_estimate(
+            n,
+            (len(call.pending) for call in self._calls),
+            credit=self._quota.credit,
+            limit=self._quota.limit,
+            window=self._window,
+            blocked=self._quota.blocked_for(now) or 0.0,
+            round_trip=self._round_trip,
+        )
+        if estimate > deadline:
+            raise ServiceUnavailable(
+                f"{n} facts would take about {estimate:.1f} s with the calls queued here, "
+                f"more than the {deadline:g} s deadline",
+                retry_after=math.ceil(estimate - deadline),
+            ).detail(estimate=round(estimate, 1), deadline=deadline)
+
+    def _end_all(self) -> None:
+        for call in list(self._calls):
+            error = ServiceUnavailable(
+                f"the service is shutting down; got {call.fetched} of {call.n} facts"
+            )
+            call.fail(error.detail(facts=call.facts_so_far()))
 
     def _start_pump(self) -> None:
         if self._pump is None or self._pump.done():
             # A fresh context: the pump serves every caller, so it carries no one's request id.
             self._pump = asyncio.create_task(self._run(), context=contextvars.Context())
+            self._pump.add_done_callback(_pump_ended)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            self._wakeup.clear()
-            if not any(call.pending for call in self._calls):
-                await self._wakeup.wait()
-                continue
-            blocked = self._quota.blocked_for(loop.time())
-            if blocked != 0.0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), blocked)
-                continue
             try:
-                slot = await self._limiter.acquire()
-            except ServiceUnavailable as error:
-                self._fail_queued(error)
-                continue
-            call = self._next_call()
-            # The wait for a slot may have been long: the upstream may have said stop meanwhile.
-            if call is None or self._quota.blocked_for(loop.time()) != 0.0:
-                await self._release(slot, used=False)
-                continue
-            task = asyncio.create_task(
-                self._send(call, call.pending.popleft(), slot, self._quota.spend())
-            )
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+                await self._pump_once()
+            except Exception:
+                log.exception("the pump hit an unexpected error; it goes on in %g s", PUMP_RESTART)
+                await asyncio.sleep(PUMP_RESTART)
+
+    async def _pump_once(self) -> None:
+        """Send one request, or wait for the reason there is none to send."""
+        loop = asyncio.get_running_loop()
+        self._wakeup.clear()
+        if not any(call.pending for call in self._calls):
+            await self._wakeup.wait()
+            return
+        blocked = self._quota.blocked_for(loop.time())
+        if blocked != 0.0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), blocked)
+            return
+        try:
+            slot = await self._limiter.acquire()
+        except StateLost as lost:
+            log.warning("%s: waiting %g s, then probing the upstream", lost, self._window)
+            self._quota.unsure(not_before=loop.time() + self._window)
+            return
+        except ServiceUnavailable as error:
+            self._fail_queued(error)
+            return
+        call = self._next_call()
+        # The wait for a slot may have been long: the upstream may have said stop meanwhile.
+        if call is None or self._quota.blocked_for(loop.time()) != 0.0:
+            await self._release(slot, used=False)
+            return
+        task = asyncio.create_task(
+            self._send(call, call.pending.popleft(), slot, self._quota.spend())
+        )
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     def _fail_queued(self, error: ServiceUnavailable) -> None:
         """No limiter, no sending: end every waiting call now rather than let it hang.
@@ -149,6 +208,7 @@ class Dispatcher:
         try:
             outcome = await self._exchange(item, logs.detail_level(call.n), slot, ticket)
             if isinstance(outcome, Reply):
+                self._progress_at = asyncio.get_running_loop().time()
                 call.deliver(item, outcome.fact)
             elif isinstance(outcome, UpstreamRateLimited):
                 await self._pause(outcome)
@@ -168,14 +228,17 @@ class Dispatcher:
     ) -> Reply | UpstreamError:
         """Send one request; the limiter and the quota hear of it whatever happens."""
         outcome: Reply | UpstreamError | None = None
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
         try:
             outcome = await self._upstream.fetch_fact(item.index, level)
         except UpstreamError as error:
             outcome = error
         finally:
             await self._release(slot)
-            now = asyncio.get_running_loop().time()
+            now = loop.time()
             lowered = self._quota.answered(ticket, _heard(outcome), now)
+        self._round_trip += (now - sent - self._round_trip) / 8
         if lowered is not None:
             await self._lower_limit(lowered)
         return outcome
@@ -198,12 +261,10 @@ class Dispatcher:
         await self._limiter.lower_limit(limit)
 
     async def _pause(self, refusal: UpstreamRateLimited) -> None:
-        # Retry-After is in whole seconds, so the window may end up to a second later than it
-        # says; and a fixed window never needs more than one window, whatever it says.
-        seconds = min(refusal.retry_after or 0, math.ceil(self._window)) + 1
+        seconds = retry_pause(refusal.retry_after, self._window)
         until = asyncio.get_running_loop().time() + seconds
         if until > self._paused_until + 0.5:
-            log.warning("the upstream refused a request (429): pausing all requests %d s", seconds)
+            log.warning("the upstream refused a request (429): pausing all requests %g s", seconds)
         self._paused_until = max(self._paused_until, until)
         await self._limiter.pause(seconds)
         self._quota.unsure()
@@ -223,6 +284,11 @@ class Dispatcher:
     def _requeue(self, call: Call, item: Item) -> None:
         call.retry(item)
         self._wakeup.set()
+
+
+def _pump_ended(pump: asyncio.Task[None]) -> None:
+    if not pump.cancelled() and pump.exception() is not None:
+        log.error("the pump ended", exc_info=pump.exception())
 
 
 def _heard(outcome: Reply | UpstreamError | None) -> Quota | None:

@@ -5,7 +5,8 @@ upstream's `X-RateLimit-Remaining` is. `UpstreamQuota` turns it into credit, the
 requests we may send before we hear from the upstream again:
 
 - credit is the last `Remaining`, less what we have in flight since (they may not be counted yet);
-- when `Remaining` reaches 0, wait until W after that answer, when its window has surely ended;
+- when `Remaining` reaches 0, wait until W after that answer, when its window has surely ended,
+  or for what a `Retry-After` in that answer says (whole seconds, so one more), if sooner;
 - once a window has passed since the last answer (or since the one that said 0), that window has
   ended: open the next one in full if every hit the upstream counted in it was ours (Remaining
   counted down by one per answer from L-1); otherwise, and whenever unsure (at start, after a
@@ -20,11 +21,18 @@ an answer overtaken by the answer to a request sent after it: that one has the n
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 from catfacts.upstream import Quota
 
 log = logging.getLogger(__name__)
+
+
+def retry_pause(retry_after: int | None, window: float) -> float:
+    """How long a `Retry-After` means: a fixed window never needs more than one window, whatever
+    it says, and it counts whole seconds rounded down, so one second more."""
+    return window if retry_after is None else min(retry_after, math.ceil(window)) + 1.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,11 @@ class UpstreamQuota:
         self._heard_at: float | None = None
         self._sent = 0
         self._newest = -1  # the latest-sent request whose answer set the credit
+
+    @property
+    def credit(self) -> int:
+        """Requests that may go now, before we hear from the upstream again."""
+        return max(self._credit, 0)
 
     def blocked_for(self, now: float) -> float | None:
         """0 if a request may go now; else seconds until the reset, or None: await answers."""
@@ -92,8 +105,9 @@ class UpstreamQuota:
             self._newest = ticket.sent
             self._credit = quota.remaining - self._in_flight
             if quota.remaining == 0:
-                self._reset_at = now + self.window
-                log.info("the upstream says none remain: waiting %g s for its window", self.window)
+                wait = retry_pause(quota.retry_after, self.window)
+                self._reset_at = now + wait
+                log.info("the upstream says none remain: waiting %g s for its window", wait)
         return lowered
 
     def unsure(self, not_before: float | None = None) -> None:

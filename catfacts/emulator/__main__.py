@@ -83,6 +83,7 @@ def _add_behaviour_options(parser: argparse.ArgumentParser) -> None:
         ("malformed", "200s whose body is not JSON"),
         ("missing-fact", "JSON without a 'fact'"),
         ("slow", "slow: they wait --slow-seconds more"),
+        ("drop", "dropped: counted as 444, then the connection closes unanswered"),
     ):
         group.add_argument(
             f"--{fault}-rate",

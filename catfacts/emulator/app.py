@@ -24,6 +24,9 @@ from catfacts.emulator.throttle import Clock, Decision
 
 THROTTLED_ROUTES = frozenset({"fact", "facts"})
 DEFAULT_PER_PAGE = 10
+# The status the traffic log records for a dropped request, which gets no answer at all: nginx's
+# 444 "Connection Closed Without Response", the code of a server that closes the connection instead.
+DROPPED_STATUS = 444
 
 # Laravel sends compact JSON, without spaces after separators.
 _compact_json = functools.partial(json.dumps, separators=(",", ":"))
@@ -87,6 +90,8 @@ async def _get_fact(request: web.Request) -> web.Response:
     await _wait(outcome.delay)
     if outcome.fate in (Fate.OK, Fate.SLOW):
         return _random_fact(state, request)
+    if outcome.fate is Fate.DROP:
+        return _drop(request)
     return _fault(outcome.fate)
 
 
@@ -96,6 +101,17 @@ def _random_fact(state: EmulatorState, request: web.Request) -> web.Response:
         return _json({"message": "Fact not found"}, status=404)
     fact = state.tag(fact, request.headers.get("X-Request-ID"))
     return _json({"fact": fact, "length": len(fact)})
+
+
+def _drop(request: web.Request) -> web.Response:
+    """Close the connection unanswered, as a server or proxy that counted the request might.
+
+    The response returned only tells `_throttle` what to record: with the transport closed,
+    aiohttp fails to write it, takes that as the client gone, and drops the connection quietly.
+    """
+    if request.transport is not None:
+        request.transport.close()
+    return web.Response(status=DROPPED_STATUS, reason="Connection Closed Without Response")
 
 
 def _fault(fate: Fate) -> web.Response:

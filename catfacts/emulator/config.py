@@ -23,13 +23,14 @@ class Fate(StrEnum):
     MALFORMED = "malformed"  # 200 with a body that is not JSON
     MISSING_FACT = "missing_fact"  # 200 JSON without a "fact" key
     SLOW = "slow"  # waits `slow_seconds` more, then answers normally
+    DROP = "drop"  # counted as 444, then the connection closes without any answer
 
 
 class ConfigError(ValueError):
     """A setting the emulator cannot run with; the message is meant for the user as is."""
 
 
-_FAULT_RATES = ("error_rate", "malformed_rate", "missing_fact_rate", "slow_rate")
+_FAULT_RATES = ("error_rate", "malformed_rate", "missing_fact_rate", "slow_rate", "drop_rate")
 _DURATIONS = ("latency", "jitter", "slow_seconds")
 
 
@@ -44,6 +45,7 @@ class EmulatorConfig:
     malformed_rate: float = 0.0
     missing_fact_rate: float = 0.0
     slow_rate: float = 0.0
+    drop_rate: float = 0.0
     slow_seconds: float = 30.0
     plan: tuple[Fate, ...] = ()
     seed: int | None = None

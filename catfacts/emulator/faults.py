@@ -68,6 +68,7 @@ class FaultInjector:
             (Fate.MALFORMED, config.malformed_rate),
             (Fate.MISSING_FACT, config.missing_fact_rate),
             (Fate.SLOW, config.slow_rate),
+            (Fate.DROP, config.drop_rate),
         ):
             if draw < rate:
                 return fate

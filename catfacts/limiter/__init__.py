@@ -40,6 +40,13 @@ class Wait:
     reason: str
 
 
+class StateLost(Exception):
+    """The shared slots were lost without an error (a Redis restart, FLUSHALL, a fail-over).
+
+    Whatever was spent just before is unknown, so wait a window before sending again.
+    """
+
+
 WINDOW = "the upstream window"
 PAUSED = "the upstream's Retry-After"
 

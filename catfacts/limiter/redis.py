@@ -11,6 +11,7 @@ long to sleep; a 429's pause is a key every worker sees.
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -21,30 +22,44 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from catfacts.errors import ServiceUnavailable
-from catfacts.limiter import PAUSED, WINDOW, Limiter, Slot, Wait
+from catfacts.limiter import PAUSED, WINDOW, Limiter, Slot, StateLost, Wait
 from catfacts.settings import Rate
 
-# KEYS: slots, pause, limit. ARGV: limit, window ms, lease ms, a new slot id.
+# KEYS: slots, pause, limit, seq. ARGV: limit, window ms, lease ms, a new slot id, the last seq
+# this process saw (0: none, or too long ago), 1 if the upstream told this process `limit`.
+# Every acquire counts in `seq`: a count that went back means the slots went back too (a restart,
+# FLUSHALL, a lagging replica) without any error, so everyone waits a window.
 # A slot taken over gets the new id, so a late release by its previous holder changes nothing.
 _ACQUIRE = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local limit, window, lease = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local seq = redis.call('INCR', KEYS[4])
+redis.call('PEXPIRE', KEYS[4], lease + window)
+local seen = tonumber(ARGV[5])
+if seen > 0 and seq <= seen then
+  redis.call('SET', KEYS[2], '1', 'PX', window)
+  return {0, window, 'lost', seq}
+end
 local paused = redis.call('PTTL', KEYS[2])
-if paused > 0 then return {0, paused, 'paused'} end
+if paused > 0 then return {0, paused, 'paused', seq} end
 local lowered = tonumber(redis.call('GET', KEYS[3]))
-if lowered and lowered < limit then limit = lowered end
+if ARGV[6] == '1' and (lowered == nil or limit < lowered) then
+  redis.call('SET', KEYS[3], limit, 'EX', 86400)
+elseif lowered and lowered < limit then
+  limit = lowered
+end
 if redis.call('ZCARD', KEYS[1]) >= limit then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   local free_at = tonumber(first[2])
   if free_at > now then
-    return {0, math.min(free_at, now + window) - now, 'window'}
+    return {0, math.min(free_at, now + window) - now, 'window', seq}
   end
   redis.call('ZREM', KEYS[1], first[1])
 end
 redis.call('ZADD', KEYS[1], now + lease, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], lease + window)
-return {1, ARGV[4]}
+return {1, ARGV[4], '', seq}
 """
 
 # KEYS: slots. ARGV: slot id, delay ms (window after an answer, 0 for an unused slot), ttl ms.
@@ -83,7 +98,9 @@ class RedisLimiter(Limiter):
         self._lease_ms = round((lease + rate.window) * 1000)
         prefix = f"catfacts:{{{upstream_url}}}"  # one hash slot per upstream in a cluster
         self._slots, self._pause = f"{prefix}:slots", f"{prefix}:pause"
-        self._limit = f"{prefix}:limit"
+        self._limit, self._seq = f"{prefix}:limit", f"{prefix}:seq"
+        self._limit_now = rate.limit  # lower once the upstream announces less, re-asserted
+        self._seen, self._seen_at = 0, 0.0  # the last `seq` Redis gave us, and when
         self._ids = (f"{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count(1))
         # Short timeouts: a Redis that is down must be a prompt 503, never a hang. Connections
         # are made on first use, on the background loop.
@@ -102,12 +119,20 @@ class RedisLimiter(Limiter):
         }
 
     async def try_acquire(self) -> Slot | Wait:
-        keys = [self._slots, self._pause, self._limit]
-        args: list[str | int] = [self.rate.limit, self._window_ms, self._lease_ms, next(self._ids)]
-        granted, value, *reason = await self._run("acquire", keys, args)
+        keys = [self._slots, self._pause, self._limit, self._seq]
+        # Past the keys' expiry our last `seq` means nothing: the slots legitimately expired too.
+        recent = time.monotonic() - self._seen_at < (self._lease_ms + self._window_ms) / 2000
+        told = int(self._limit_now < self.rate.limit)
+        args: list[str | int] = [self._limit_now, self._window_ms, self._lease_ms, next(self._ids)]
+        args += [self._seen if recent else 0, told]
+        granted, value, reason, seq = await self._run("acquire", keys, args)
+        self._seen, self._seen_at = int(seq), time.monotonic()
         if granted:
             return Slot(_text(value))
-        return Wait(int(value) / 1000, WINDOW if _text(reason[0]) == "window" else PAUSED)
+        reason = _text(reason)
+        if reason == "lost":
+            raise StateLost("the shared limiter's slots were lost (Redis restarted or flushed)")
+        return Wait(int(value) / 1000, WINDOW if reason == "window" else PAUSED)
 
     async def release(self, slot: Slot) -> None:
         await self._run("release", [self._slots], [slot.id, self._window_ms, self._ttl()])
@@ -119,6 +144,7 @@ class RedisLimiter(Limiter):
         await self._run("pause", [self._pause], [round(seconds * 1000)])
 
     async def lower_limit(self, limit: int) -> None:
+        self._limit_now = min(self._limit_now, limit)
         await self._run("lower", [self._limit, self._slots], [limit])
 
     async def close(self) -> None:

@@ -1,0 +1,70 @@
+"""Accept or refuse a call before it spends anything.
+
+Two questions, asked at the door: is there room (`Admission`, per worker: each call in flight
+holds one of the server's threads, so a bound on calls keeps threads free for everything else),
+and can the call finish within the deadline it asked for (`finish_estimate`, from the queue the
+dispatcher already holds)? A call that is let in is never failed for time afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from catfacts.errors import ServiceUnavailable
+
+
+class Admission:
+    """At most `limit` fact calls in flight in this process, and none once it is shutting down."""
+
+    def __init__(self, limit: int, retry_after: int) -> None:
+        self.limit = limit
+        self._retry_after = retry_after
+        self._free = threading.BoundedSemaphore(limit)
+        self._closing = threading.Event()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing.is_set()
+
+    def close(self) -> None:
+        """Shutdown has begun: every call from now on is refused."""
+        self._closing.set()
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """Hold a place for one call, or refuse it at once with a 503 and `Retry-After`."""
+        if self.closing:
+            raise ServiceUnavailable("the service is shutting down", retry_after=1)
+        if not self._free.acquire(blocking=False):
+            raise ServiceUnavailable(
+                f"the service is busy: {self.limit} calls in flight (CATFACTS_MAX_CALLS)",
+                retry_after=self._retry_after,
+            )
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
+def finish_estimate(
+    n: int,
+    queued: Iterable[int],
+    *,
+    credit: int,
+    limit: int,
+    window: float,
+    blocked: float,
+    round_trip: float,
+) -> float:
+    """Seconds until the last of n facts is back, taking turns with the calls `queued`.
+
+    Round-robin gives every other call one request per turn, so before our n-th request the
+    others send at most min(theirs, n) each. The first `credit` requests go now; the rest go L per
+    window. Other workers sharing a Redis budget are not seen here: the estimate is optimistic.
+    """
+    ahead = sum(min(pending, n) for pending in queued) + n
+    later = max(ahead - credit, 0)
+    return blocked + math.ceil(later / limit) * window + round_trip

@@ -1,0 +1,74 @@
+"""Notice a caller who hangs up, so that a call nobody will read stops spending the budget.
+
+A WSGI view cannot see its client go away until it writes. The server hands us the client's
+socket, though (`gunicorn.socket`, `werkzeug.socket`): while the view waits, the background loop
+watches a duplicate of it, and end-of-file (the caller closed) cancels the work at once. The
+duplicate keeps the watched descriptor ours until the watch ends, whatever the server does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
+
+from catfacts.errors import ClientGone
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
+
+
+def client_socket(environ: Mapping[str, Any]) -> socket.socket | None:
+    """The caller's connection, where the server tells us it."""
+    for key in _SOCKET_KEYS:
+        sock = environ.get(key)
+        if isinstance(sock, socket.socket):
+            return sock
+    return None
+
+
+def hung_up(sock: socket.socket | None) -> bool:
+    """Has the caller closed its side? Reads nothing: a next request stays for the server."""
+    if sock is None:
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False  # still open, nothing sent: the caller is waiting for us
+    except OSError:
+        return True  # reset, or already closed
+
+
+async def cancel_on_hangup(work: Coroutine[Any, Any, T], sock: socket.socket | None) -> T:
+    """Await `work`, cancelling it if the caller hangs up first (then `ClientGone`)."""
+    if sock is None:
+        return await work
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    watched = sock.dup()
+    gone = False
+
+    def readable() -> None:
+        nonlocal gone
+        # Readable once means either end-of-file or the caller's next request: watch no more.
+        loop.remove_reader(watched)
+        if hung_up(watched):
+            gone = True
+            task.cancel()
+
+    loop.add_reader(watched, readable)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if gone:
+            raise ClientGone("the caller hung up; its queued requests were dropped") from None
+        raise
+    finally:
+        loop.remove_reader(watched)
+        watched.close()
+        if not task.done():
+            task.cancel()
