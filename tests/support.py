@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import redis
@@ -156,3 +157,25 @@ class Api:
 
     def close(self) -> None:
         self._http.clear()
+
+
+def wait_for_http(url: str, timeout: float = 20.0) -> None:
+    """Wait until `url` answers 200."""
+    pool = urllib3.PoolManager(retries=False)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if pool.request("GET", url, timeout=1).status == 200:
+                return
+        except urllib3.exceptions.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until `condition()` holds; fail the test if it does not in time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -15,7 +14,7 @@ from flask.testing import FlaskClient
 
 from catfacts.emulator.process import EmulatorProcess, max_in_any_window
 from catfacts.services import EXTENSION
-from tests.support import AppFactory
+from tests.support import AppFactory, wait_until
 
 TAG = re.compile(r"\[(\S+) #(\d+)\]$")
 
@@ -231,10 +230,3 @@ def spend_half_of_every_window(url: str, stop: threading.Event) -> None:
     pool = urllib3.PoolManager()
     while not stop.wait(0.1):
         pool.request("GET", f"{url}/fact", headers={"X-Request-ID": "other"})
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)

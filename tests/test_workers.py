@@ -22,6 +22,7 @@ from tests.support import (
     ServiceProcess,
     catfacts_env,
     free_port,
+    wait_for_http,
 )
 
 CALLERS, EACH, LIMIT = 12, 10, 20
@@ -59,19 +60,6 @@ def gunicorn(emulator: EmulatorProcess) -> Iterator[StartGunicorn]:
             re.findall(r" (\d+) \[\S+\] catfacts.routes: /cat_async_limited", service.output)
         )
         assert len(workers) == 3, "every worker should have served calls"
-
-
-def wait_for_http(url: str, timeout: float = 20.0) -> None:
-    pool = urllib3.PoolManager(retries=False)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if pool.request("GET", url, timeout=1).status == 200:
-                return
-        except urllib3.exceptions.HTTPError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def call_concurrently(url: str) -> tuple[list[tuple[int, object]], float]:
