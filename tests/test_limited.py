@@ -140,6 +140,55 @@ def test_retry_after_is_honoured_when_another_client_spent_the_window(
     assert emulator.control.stats()["by_request_id"]["late"] == {"200": 5, "429": 1}
 
 
+def test_after_a_429_it_waits_what_retry_after_says_not_a_whole_window(
+    make_app: AppFactory, emulator: EmulatorProcess
+) -> None:
+    emulator.control.configure(rate_limit="10 per 6 seconds")
+    app = make_app(rate="10 per 6 seconds")
+    pool = urllib3.PoolManager()
+    for _ in range(10):
+        assert pool.request("GET", f"{emulator.url}/fact").status == 200
+    time.sleep(2.0)  # Retry-After now says 3 (3.9 s left, rounded down): wait 4 s, not 6
+    status, _ = get_limited(app, 5, "refused-once")
+    assert status == 200
+    assert emulator.control.stats()["by_request_id"]["refused-once"] == {"200": 5, "429": 1}
+    arrivals = emulator.control.arrivals()
+    refused = next(i for i, (_, status) in enumerate(arrivals) if status == 429)
+    paused = arrivals[refused + 1][0] - arrivals[refused][0]
+    assert 3.0 <= paused < 5.0
+
+
+def test_many_callers_sharing_the_quota_with_another_client_all_get_exactly_n(
+    app: Flask, emulator: EmulatorProcess
+) -> None:
+    emulator.control.configure(tag_facts=True)
+    stop = threading.Event()
+    other = threading.Thread(target=spend_half_of_every_window, args=(emulator.url, stop))
+    other.start()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            callers = [f"sharer-{i}" for i in range(8)]
+            calls = pool.map(lambda rid: get_limited(app, 15, rid), callers)
+            results = dict(zip(callers, calls, strict=True))
+    finally:
+        stop.set()
+        other.join()
+    for request_id, (status, facts) in results.items():
+        assert status == 200, facts
+        assert_owned(facts, request_id, 15)
+
+
+def test_a_request_dropped_after_it_was_counted_costs_one_slot_and_is_retried(
+    client: FlaskClient, emulator: EmulatorProcess
+) -> None:
+    emulator.control.configure(plan=["ok", "drop", "ok"])
+    response = client.get("/cat_async_limited/6")
+    assert response.status_code == 200
+    assert response.json is not None
+    assert len(response.json) == 6
+    assert emulator.control.stats()["statuses"] == {"200": 6, "444": 1}
+
+
 def test_transient_failures_are_retried(client: FlaskClient, emulator: EmulatorProcess) -> None:
     emulator.control.configure(plan=["ok", "error", "malformed", "missing_fact", "ok", "error"])
     response = client.get("/cat_async_limited/6")
@@ -216,6 +265,19 @@ def test_shutdown_ends_calls_in_flight_with_a_clear_error(
     assert status == 503
     assert isinstance(body, dict)
     assert "shutting down" in body["error"]
+
+
+@pytest.mark.parametrize("path", ["/cat/3", "/cat_async/3", "/cat_async_limited/3"])
+def test_once_the_drain_begins_no_new_call_spends_anything(
+    app: Flask, emulator: EmulatorProcess, path: str
+) -> None:
+    app.extensions[EXTENSION].drain()
+    response = app.test_client().get(path)
+    assert response.status_code == 503
+    assert response.json is not None
+    assert "shutting down" in response.json["error"]
+    assert response.headers["Retry-After"] == "1"
+    assert emulator.control.stats()["total"] == 0
 
 
 def test_an_idle_service_uses_no_cpu(client: FlaskClient) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from catfacts.errors import UpstreamBadResponse, UpstreamRateLimited
-from catfacts.upstream import Quota, parse_reply
+from catfacts.emulator.process import EmulatorProcess
+from catfacts.errors import UpstreamBadResponse, UpstreamRateLimited, UpstreamTimeout
+from catfacts.upstream import AsyncUpstream, Quota, parse_reply
 
 HEADERS = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "7"}
 
@@ -51,3 +54,21 @@ def test_a_200_without_a_fact_string_is_a_bad_response(body: bytes) -> None:
 def test_any_other_status_is_a_bad_response(status: int) -> None:
     with pytest.raises(UpstreamBadResponse, match=str(status)):
         parse_reply(status, {}, b"")
+
+
+def test_a_request_the_upstream_counted_then_dropped_is_not_sent_again(
+    emulator: EmulatorProcess,
+) -> None:
+    emulator.control.configure(plan=["ok", "drop", "ok"])
+
+    async def scenario() -> None:
+        upstream = AsyncUpstream(emulator.url, timeout=2.0)
+        try:
+            await upstream.fetch_fact(1)  # opens the kept-alive connection the drop closes
+            with pytest.raises(UpstreamTimeout, match="cannot be reached"):
+                await upstream.fetch_fact(2)
+        finally:
+            await upstream.close()
+
+    asyncio.run(scenario())
+    assert [status for _, status in emulator.control.arrivals()] == [200, 444]

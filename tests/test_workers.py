@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 import pytest
+import redis
 import urllib3
 from flask import Flask
 
@@ -23,6 +24,7 @@ from tests.support import (
     catfacts_env,
     free_port,
     wait_for_http,
+    wait_until,
 )
 
 CALLERS, EACH, LIMIT = 12, 10, 20
@@ -120,4 +122,28 @@ def test_redis_killed_mid_call_gives_a_clear_503_then_recovers_when_it_returns(
     assert recovered.json is not None
     assert len(recovered.json) == 30
     assert emulator.control.stats()["statuses"].get("429", 0) == 0
+    assert max_in_any_window(emulator.control.arrivals(), 1.0) <= LIMIT
+
+
+def test_slots_lost_to_flushall_or_a_restart_mid_run_never_let_more_than_l_through(
+    gunicorn: StartGunicorn, emulator: EmulatorProcess, private_redis: RedisServer
+) -> None:
+    url = gunicorn(CATFACTS_REDIS_URL=private_redis.url)
+    pool = urllib3.PoolManager(maxsize=CALLERS, retries=False, timeout=60)
+
+    def one(_: int) -> tuple[int, object]:
+        response = pool.request("GET", f"{url}/cat_async_limited/25")
+        return response.status, json.loads(response.data)
+
+    with ThreadPoolExecutor(CALLERS) as threads:
+        calls = threads.map(one, range(CALLERS))
+        wait_until(lambda: emulator.control.stats()["total"] >= 40)
+        redis.Redis.from_url(private_redis.url).flushall()
+        wait_until(lambda: emulator.control.stats()["total"] >= 120, timeout=20)
+        private_redis.kill()
+        private_redis.start()  # on the same port, empty: most workers never see an error
+        results = list(calls)
+    for status, body in results:
+        assert status == 200 or (status == 503 and "Redis" in str(body)), body
+        assert status != 200 or (isinstance(body, list) and len(body) == 25)
     assert max_in_any_window(emulator.control.arrivals(), 1.0) <= LIMIT
