@@ -30,8 +30,9 @@ LIVENESS = 10.0  # seconds a waiting caller trusts the loop before it checks the
 class BackgroundLoop:
     """Run coroutines on a persistent event loop owned by this process."""
 
-    def __init__(self, name: str = "catfacts-loop") -> None:
+    def __init__(self, name: str = "catfacts-loop", liveness: float = LIVENESS) -> None:
         self._name = name
+        self._liveness = liveness
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -53,14 +54,16 @@ class BackgroundLoop:
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run `coroutine` on the loop and wait for its result in the calling thread.
 
-        However long the work may take, the wait is bounded: every `LIVENESS` seconds the loop
+        However long the work may take, the wait is bounded: every `liveness` seconds the loop
         must answer, or the caller gets a 503 rather than a thread that waits forever.
         """
         future = self.submit(coroutine)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
-                left = LIVENESS if deadline is None else min(deadline - time.monotonic(), LIVENESS)
+                left = self._liveness
+                if deadline is not None:
+                    left = min(deadline - time.monotonic(), left)
                 try:
                     return future.result(max(left, 0.0))
                 except TimeoutError:
@@ -84,7 +87,7 @@ class BackgroundLoop:
 
     def _responsive(self) -> bool:
         try:
-            self.submit(asyncio.sleep(0)).result(LIVENESS)
+            self.submit(asyncio.sleep(0)).result(self._liveness)
         except (TimeoutError, concurrent.futures.CancelledError, RuntimeError):
             return False
         return True

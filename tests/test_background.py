@@ -77,6 +77,21 @@ def test_a_call_that_outlives_its_timeout_is_cancelled_with_a_504() -> None:
         loop.stop()
 
 
+def test_a_caller_of_a_loop_that_stopped_answering_gets_a_503_not_a_hang() -> None:
+    loop = BackgroundLoop(liveness=0.2)
+    release = threading.Event()
+
+    async def stuck() -> None:
+        release.wait(10)  # blocks the whole loop, as a bug would
+
+    try:
+        with pytest.raises(ServiceUnavailable, match="not responding"):
+            loop.run(stuck())
+    finally:
+        release.set()
+        loop.stop()
+
+
 def test_a_process_that_served_async_calls_exits_promptly_and_cleanly(upstream_url: str) -> None:
     script = textwrap.dedent(
         f"""

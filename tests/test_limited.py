@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
@@ -12,8 +13,13 @@ import urllib3
 from flask import Flask
 from flask.testing import FlaskClient
 
+from catfacts.dispatch.dispatcher import Dispatcher
 from catfacts.emulator.process import EmulatorProcess, max_in_any_window
+from catfacts.limiter import Slot, Wait
+from catfacts.limiter.memory import MemoryLimiter
 from catfacts.services import EXTENSION
+from catfacts.settings import Rate
+from catfacts.upstream import AsyncUpstream
 from tests.support import AppFactory, wait_until
 
 TAG = re.compile(r"\[(\S+) #(\d+)\]$")
@@ -189,6 +195,21 @@ def test_a_request_dropped_after_it_was_counted_costs_one_slot_and_is_retried(
     assert emulator.control.stats()["statuses"] == {"200": 6, "444": 1}
 
 
+def test_a_call_ends_with_a_504_only_when_nobody_got_a_fact_for_three_windows(
+    make_app: AppFactory, emulator: EmulatorProcess
+) -> None:
+    emulator.control.configure(rate_limit="1 per 60 seconds")
+    assert urllib3.request("GET", f"{emulator.url}/fact").status == 200  # another client
+    client = make_app(upstream_timeout=0.5).test_client()  # stalled: 3 windows + 2 time-outs
+    started = time.monotonic()
+    response = client.get("/cat_async_limited/3")
+    assert response.status_code == 504
+    assert response.json is not None
+    assert "no fact for 4 s" in response.json["error"]
+    assert response.json["fetched"] == 0
+    assert time.monotonic() - started >= 4
+
+
 def test_transient_failures_are_retried(client: FlaskClient, emulator: EmulatorProcess) -> None:
     emulator.control.configure(plan=["ok", "error", "malformed", "missing_fact", "ok", "error"])
     response = client.get("/cat_async_limited/6")
@@ -278,6 +299,34 @@ def test_once_the_drain_begins_no_new_call_spends_anything(
     assert "shutting down" in response.json["error"]
     assert response.headers["Retry-After"] == "1"
     assert emulator.control.stats()["total"] == 0
+
+
+class FailsOnce(MemoryLimiter):
+    """A limiter with a bug that shows once: the pump must survive it."""
+
+    failed = False
+
+    async def try_acquire(self) -> Slot | Wait:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("a bug in the limiter")
+        return await super().try_acquire()
+
+
+def test_the_pump_logs_an_unexpected_error_and_goes_on(
+    emulator: EmulatorProcess, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def scenario() -> list[str]:
+        upstream = AsyncUpstream(emulator.url, timeout=2.0)
+        try:
+            dispatcher = Dispatcher(upstream, FailsOnce(Rate.parse("20/second")))
+            return await asyncio.wait_for(dispatcher.fetch(3), 10)
+        finally:
+            await upstream.close()
+
+    assert len(asyncio.run(scenario())) == 3
+    assert "the pump hit an unexpected error" in caplog.text
+    assert "a bug in the limiter" in caplog.text
 
 
 def test_an_idle_service_uses_no_cpu(client: FlaskClient) -> None:
