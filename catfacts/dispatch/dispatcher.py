@@ -6,6 +6,10 @@ turn (round-robin, so a call for 3 facts is not stuck behind a call for 1000), a
 request's life passes through `_send`, the one place to watch: sent, answered, then delivered,
 retried or failed. A 429 pauses everyone and is retried; transient failures are retried with
 exponential backoff and jitter, a bounded number of times.
+
+A call is refused at the door if it cannot meet the deadline it asked for (`admission`); once in,
+it is never failed for time while facts keep coming, however many calls share the turns. The pump
+never dies: an unexpected error is logged and it goes on.
 """
 
 from __future__ import annotations
@@ -97,6 +101,8 @@ class Dispatcher:
 
     def drain(self, grace: float) -> None:
         """Shutdown: take no new call, and end the calls still running after `grace` seconds."""
+        if self._closing:
+            return
         self._closing = True
         asyncio.get_running_loop().call_later(grace, self._end_all)
 
