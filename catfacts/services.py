@@ -18,7 +18,7 @@ from catfacts.limiter import Limiter
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
 from catfacts.settings import Settings
-from catfacts.upstream import AsyncUpstream, SyncUpstream
+from catfacts.upstream.client import AsyncUpstream, SyncUpstream
 
 EXTENSION = "catfacts"
 

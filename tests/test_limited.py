@@ -19,7 +19,7 @@ from catfacts.limiter import Slot, Wait
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.services import EXTENSION
 from catfacts.settings import Rate
-from catfacts.upstream import AsyncUpstream
+from catfacts.upstream.client import AsyncUpstream
 from tests.support import AppFactory, wait_until
 
 TAG = re.compile(r"\[(\S+) #(\d+)\]$")

@@ -8,7 +8,7 @@ import pytest
 
 from catfacts.emulator.process import EmulatorProcess
 from catfacts.errors import UpstreamBadResponse, UpstreamRateLimited, UpstreamTimeout
-from catfacts.upstream import AsyncUpstream, Quota, parse_reply
+from catfacts.upstream.client import AsyncUpstream, Quota, parse_reply
 
 HEADERS = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "7"}
 

@@ -34,7 +34,7 @@ from catfacts.errors import (
     UpstreamTimeout,
 )
 from catfacts.limiter import Limiter, Slot, StateLost
-from catfacts.upstream import AsyncUpstream, Quota, Reply
+from catfacts.upstream.client import AsyncUpstream, Quota, Reply
 
 log = logging.getLogger(__name__)
 

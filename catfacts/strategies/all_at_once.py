@@ -12,7 +12,7 @@ import logging
 
 from catfacts import logs
 from catfacts.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
-from catfacts.upstream import AsyncUpstream, Reply
+from catfacts.upstream.client import AsyncUpstream, Reply
 
 log = logging.getLogger(__name__)
 

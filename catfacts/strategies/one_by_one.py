@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from catfacts import logs
 from catfacts.errors import CatFactsError, UpstreamError
-from catfacts.upstream import SyncUpstream
+from catfacts.upstream.client import SyncUpstream
 
 
 def fetch_one_by_one(
