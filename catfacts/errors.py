@@ -13,7 +13,7 @@ from flask import Flask, Response, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 if TYPE_CHECKING:
-    from catfacts.upstream.client import Quota
+    from catfacts.upstream.headers import Quota
 
 log = logging.getLogger(__name__)
 

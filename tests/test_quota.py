@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from catfacts.dispatch.quota import UpstreamQuota
-from catfacts.upstream.client import Quota
+from catfacts.upstream.headers import Quota
 
 
 def test_it_probes_with_one_request_first_then_spends_what_remains() -> None:

@@ -8,7 +8,8 @@ import pytest
 
 from catfacts.emulator.process import EmulatorProcess
 from catfacts.errors import UpstreamBadResponse, UpstreamRateLimited, UpstreamTimeout
-from catfacts.upstream.client import AsyncUpstream, Quota, parse_reply
+from catfacts.upstream.client import AsyncUpstream, parse_reply
+from catfacts.upstream.headers import Quota
 
 HEADERS = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "7"}
 
@@ -36,8 +37,9 @@ def test_negative_counts_and_waits_mean_zero() -> None:
 
 def test_headers_that_are_not_numbers_are_ignored() -> None:
     with pytest.raises(UpstreamRateLimited) as refused:
-        parse_reply(429, {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, b"")
+        parse_reply(429, {"Retry-After": "soon", "X-RateLimit-Limit": "lots"}, b"")
     assert refused.value.retry_after is None
+    assert refused.value.quota == Quota()
     assert "429" in refused.value.message
 
 

@@ -34,7 +34,8 @@ from catfacts.errors import (
     UpstreamTimeout,
 )
 from catfacts.limiter import Limiter, Slot, StateLost
-from catfacts.upstream.client import AsyncUpstream, Quota, Reply
+from catfacts.upstream.client import AsyncUpstream, Reply
+from catfacts.upstream.headers import Quota
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import logging
 import math
 from dataclasses import dataclass
 
-from catfacts.upstream.client import Quota
+from catfacts.upstream.headers import Quota
 
 log = logging.getLogger(__name__)
 

@@ -23,30 +23,12 @@ from catfacts.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
+from catfacts.upstream.headers import Quota
 
 log = logging.getLogger(__name__)
 
 FACT_PATH = "/fact"
 HEADERS = {"Accept": "application/json", "User-Agent": "catfacts/0.1"}
-
-
-@dataclass(frozen=True)
-class Quota:
-    """What the upstream said about its rate limit in one answer's headers."""
-
-    limit: int | None = None
-    remaining: int | None = None
-    retry_after: int | None = None
-    reset_at: int | None = None
-
-    @classmethod
-    def from_headers(cls, headers: Mapping[str, str]) -> Quota:
-        return cls(
-            limit=_int_header(headers, "X-RateLimit-Limit"),
-            remaining=_int_header(headers, "X-RateLimit-Remaining"),
-            retry_after=_int_header(headers, "Retry-After"),
-            reset_at=_int_header(headers, "X-RateLimit-Reset"),
-        )
 
 
 @dataclass(frozen=True)
@@ -165,15 +147,6 @@ class SyncUpstream:
 
 def _traced(headers: dict[str, str]) -> dict[str, str]:
     return {**headers, "X-Request-ID": logs.request_id.get()}
-
-
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    """A count or a number of seconds; below zero means zero, and a non-number means nothing."""
-    value = headers.get(name)
-    try:
-        return max(int(value), 0) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _timed_out(timeout: float) -> str:
