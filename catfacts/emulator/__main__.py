@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from catfacts.emulator.app import create_emulator_app
 from catfacts.emulator.config import ConfigError, EmulatorConfig, Fate
+from catfacts.emulator.dialects import Dialect
 from catfacts.emulator.server import READY_PREFIX, StartupError, serve
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -67,6 +68,12 @@ def _add_behaviour_options(parser: argparse.ArgumentParser) -> None:
         metavar="RATE",
         help="per client IP, in the notation of the limits package: '100/minute', "
         "'30 per 2 seconds' (%(default)s)",
+    )
+    group.add_argument(
+        "--dialect",
+        choices=list(Dialect),
+        default=defaults.dialect,
+        help="the rate-limit headers to speak (%(default)s, as catfact.ninja)",
     )
     group.add_argument(
         "--latency", type=float, default=0.0, metavar="SECONDS", help="wait before each answer"

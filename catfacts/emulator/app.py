@@ -1,5 +1,7 @@
 """The emulated Cat Facts API: /fact and /facts behind Laravel's throttle, as on catfact.ninja.
 
+Its rate-limit headers are Laravel's too, unless another dialect is chosen (`dialects`).
+
 The middlewares run in Laravel's order: routing errors become JSON, then the rate limiter decides
 before any latency or fault, so a request that passed it counts even when a fault follows.
 """
@@ -18,9 +20,10 @@ from aiohttp.typedefs import Handler
 
 from catfacts.emulator.admin import add_admin_routes
 from catfacts.emulator.config import EmulatorConfig, Fate
+from catfacts.emulator.dialects import rate_headers
 from catfacts.emulator.pagination import paginate
 from catfacts.emulator.state import STATE, EmulatorState
-from catfacts.emulator.throttle import Clock, Decision
+from catfacts.emulator.throttle import Clock
 
 THROTTLED_ROUTES = frozenset({"fact", "facts"})
 DEFAULT_PER_PAGE = 10
@@ -68,19 +71,15 @@ async def _throttle(request: web.Request, handler: Handler) -> web.StreamRespons
     arrival = state.traffic.arrive(state.clock())
     client = request.remote or "unknown"
     decision = state.throttle.hit(client)
-    response = await handler(request) if decision.allowed else _too_many_attempts(decision)
-    response.headers["X-RateLimit-Limit"] = str(decision.limit)
-    response.headers["X-RateLimit-Remaining"] = str(decision.remaining)
+    response = await handler(request) if decision.allowed else _too_many_attempts()
+    window = state.throttle.rate.window
+    response.headers.update(rate_headers(state.config.dialect, decision, window))
     state.traffic.answered(arrival, response.status, client, request.headers.get("X-Request-ID"))
     return response
 
 
-def _too_many_attempts(decision: Decision) -> web.Response:
-    headers = {
-        "Retry-After": str(decision.retry_after),
-        "X-RateLimit-Reset": str(decision.reset_at),
-    }
-    return _json({"message": "Too Many Attempts."}, status=429, headers=headers)
+def _too_many_attempts() -> web.Response:
+    return _json({"message": "Too Many Attempts."}, status=429)
 
 
 async def _get_fact(request: web.Request) -> web.Response:

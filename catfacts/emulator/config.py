@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from catfacts.emulator.dialects import Dialect
 from catfacts.emulator.throttle import parse_rate
 
 
@@ -39,6 +40,7 @@ class EmulatorConfig:
     """How the emulator limits, delays and breaks its answers (`python -m catfacts.emulator -h`)."""
 
     rate_limit: str = "100/minute"
+    dialect: Dialect = Dialect.LARAVEL
     latency: float = 0.0
     jitter: float = 0.0
     error_rate: float = 0.0
@@ -117,8 +119,15 @@ def _read_plan(name: str, value: object) -> tuple[Fate, ...]:
     return tuple(Fate(step) for step in value)
 
 
+def _read_dialect(name: str, value: object) -> Dialect:
+    if not isinstance(value, str) or value not in tuple(Dialect):
+        raise _expected(name, f"one of {', '.join(Dialect)}")
+    return Dialect(value)
+
+
 _READERS: dict[str, Callable[[str, object], Any]] = {
     "rate_limit": _read_text,
+    "dialect": _read_dialect,
     "tag_facts": _read_flag,
     "seed": _read_seed,
     "plan": _read_plan,

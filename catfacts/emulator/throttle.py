@@ -49,6 +49,7 @@ class Decision:
     remaining: int  # hits left in this window after this one; 0 when rejected
     retry_after: int  # whole seconds until the window resets, rounded down
     reset_at: int  # unix time, in whole seconds, of that reset
+    resets_in: float  # seconds until the window ends, exactly
 
 
 @dataclass(slots=True)
@@ -94,6 +95,7 @@ class FixedWindowThrottle:
             remaining=self.rate.limit - window.hits if allowed else 0,
             retry_after=retry_after,
             reset_at=math.floor(self._wall_clock()) + retry_after,
+            resets_in=window.ends_at - now,
         )
 
     def reset(self) -> None:
