@@ -13,7 +13,7 @@ import logging
 import os
 
 from catfacts.emulator.process import EmulatorProcess
-from catfacts.settings import Settings
+from catfacts.settings import REAL_API_RATE, Settings
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +29,21 @@ def start(settings: Settings) -> str:
     """Start the embedded upstream (once per process tree) and return its URL."""
     global _process  # noqa: PLW0603
     if _process is None:
+        rate = settings.rate or REAL_API_RATE
         _process = EmulatorProcess.start(
-            rate_limit=settings.rate.text, latency=LATENCY, jitter=JITTER
+            rate_limit=rate.text,
+            latency=LATENCY,
+            jitter=JITTER,
+            extra_args=["--dialect", settings.emulator_dialect],
         )
         atexit.register(stop)
         os.environ["CATFACTS_UPSTREAM_URL"] = _process.url
         log.info(
-            "embedded Cat Facts API listening on %s (%s, %d ms latency)",
+            "embedded Cat Facts API listening on %s (%s, %d ms latency, %s headers)",
             _process.url,
-            settings.rate.text,
+            rate.text,
             LATENCY * 1000,
+            settings.emulator_dialect,
         )
     return _process.url
 

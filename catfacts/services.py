@@ -14,13 +14,15 @@ from flask import current_app
 from catfacts.background import BackgroundLoop
 from catfacts.dispatch.admission import Admission
 from catfacts.dispatch.dispatcher import Dispatcher
+from catfacts.dispatch.learning import RateLearner
 from catfacts.limiter import Limiter
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
-from catfacts.settings import Settings
+from catfacts.settings import CAUTIOUS_RATE, Rate, Settings
 from catfacts.upstream.client import AsyncUpstream, SyncUpstream
 
 EXTENSION = "catfacts"
+MAX_CONNECTIONS = 1000  # the dispatcher's pool; its slots bound what it sends at once
 
 
 @dataclass
@@ -40,23 +42,23 @@ class Services:
         settings, timeout = self.settings, self.settings.upstream_timeout
         self.sync_upstream = SyncUpstream(self.upstream_url, timeout)
         self.async_upstream = AsyncUpstream(self.upstream_url, timeout)
-        # The dispatcher's own pool, one connection per slot: a request that holds a slot never
-        # queues for a connection behind an all-at-once call.
-        limited_upstream = AsyncUpstream(self.upstream_url, timeout, settings.rate.limit)
-        self.limiter = self._limiter()
-        self.dispatcher = Dispatcher(limited_upstream, self.limiter)
-        self.admission = Admission(settings.max_calls, retry_after=math.ceil(settings.rate.window))
+        # The dispatcher's own pool: a request that holds a slot never queues for a connection
+        # behind an all-at-once call, and slots in flight rarely outnumber these.
+        rate = settings.rate or CAUTIOUS_RATE  # until the upstream says, with auto
+        limited_upstream = AsyncUpstream(self.upstream_url, timeout, MAX_CONNECTIONS)
+        self.limiter = self._limiter(rate)
+        learner = RateLearner(ceiling=settings.rate)
+        self.dispatcher = Dispatcher(limited_upstream, self.limiter, learner=learner)
+        self.admission = Admission(settings.max_calls, retry_after=math.ceil(rate.window))
         for closer in (self.async_upstream.close, limited_upstream.close, self.limiter.close):
             self.loop.on_stop(closer)
 
-    def _limiter(self) -> Limiter:
+    def _limiter(self, rate: Rate) -> Limiter:
         """Redis when configured, so that every worker and host shares one budget."""
         settings = self.settings
         if settings.redis_url is None:
-            return MemoryLimiter(settings.rate)
-        return RedisLimiter(
-            settings.rate, settings.redis_url, self.upstream_url, settings.upstream_timeout
-        )
+            return MemoryLimiter(rate)
+        return RedisLimiter(rate, settings.redis_url, self.upstream_url, settings.upstream_timeout)
 
     def drain(self) -> None:
         """Shutdown has begun (SIGTERM): refuse new calls, end the others after the grace."""

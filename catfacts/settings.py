@@ -6,7 +6,6 @@ so start-up can stop with one clear line instead of failing later on the first r
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,6 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import limits
+
+from catfacts.emulator.dialects import Dialect
 
 
 class ConfigError(ValueError):
@@ -42,12 +43,23 @@ class Rate:
         return cls(limit=item.amount, window=float(item.get_expiry()), text=text)
 
 
+# `CATFACTS_RATE_LIMIT=auto`: learn the rate from the upstream. Until it announces one (or if it
+# never does), run at the cautious rate; the embedded upstream then has the real API's.
+AUTO = "auto"
+CAUTIOUS_RATE = Rate(60, 60.0, "60/minute")
+REAL_API_RATE = Rate(100, 60.0, "100/minute")
+
+
+def _rate(raw: str) -> Rate | None:
+    return None if raw.lower() == AUTO else Rate.parse(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the service needs to run; defaults match the public Cat Facts API."""
 
     upstream_url: str | None = None
-    rate: Rate = dataclasses.field(default_factory=lambda: Rate.parse("100/minute"))
+    rate: Rate | None = REAL_API_RATE  # None: auto, learned from the upstream
     upstream_timeout: float = 5.0
     max_facts: int = 1000
     host: str = "127.0.0.1"
@@ -55,6 +67,7 @@ class Settings:
     log_level: str = "INFO"
     call_deadline: float | None = None
     redis_url: str | None = None
+    emulator_dialect: str = "laravel"
     max_calls: int = 256
     shutdown_grace: float = 3.0
 
@@ -127,6 +140,12 @@ def _grace(raw: str) -> float:
     return value
 
 
+def _dialect(raw: str) -> str:
+    if raw not in tuple(Dialect):
+        raise ValueError(f"not one of {', '.join(Dialect)}")
+    return raw
+
+
 def _port(raw: str) -> int:
     value = _positive_int(raw)
     if value > 65535:
@@ -149,7 +168,7 @@ def _log_level(raw: str) -> str:
 
 _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "upstream_url": ("CATFACTS_UPSTREAM_URL", _url),
-    "rate": ("CATFACTS_RATE_LIMIT", Rate.parse),
+    "rate": ("CATFACTS_RATE_LIMIT", _rate),
     "upstream_timeout": ("CATFACTS_UPSTREAM_TIMEOUT", _positive_float),
     "max_facts": ("CATFACTS_MAX_FACTS", _positive_int),
     "host": ("CATFACTS_HOST", _host),
@@ -157,6 +176,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "log_level": ("CATFACTS_LOG_LEVEL", _log_level),
     "call_deadline": ("CATFACTS_CALL_DEADLINE", _positive_float),
     "redis_url": ("CATFACTS_REDIS_URL", _redis_url),
+    "emulator_dialect": ("CATFACTS_EMULATOR_DIALECT", _dialect),
     "max_calls": ("CATFACTS_MAX_CALLS", _positive_int),
     "shutdown_grace": ("CATFACTS_SHUTDOWN_GRACE", _grace),
 }

@@ -50,5 +50,7 @@ def test_none_announces_nothing(api: Api, emulator: EmulatorProcess) -> None:
 
 
 def test_an_unknown_dialect_is_refused(emulator: EmulatorProcess) -> None:
-    with pytest.raises(EmulatorControlError, match="dialect must be one of laravel, github, ietf, none"):
+    with pytest.raises(
+        EmulatorControlError, match="dialect must be one of laravel, github, ietf, none"
+    ):
         emulator.control.configure(dialect="klingon")

@@ -198,7 +198,7 @@ def test_a_request_dropped_after_it_was_counted_costs_one_slot_and_is_retried(
 def test_a_call_ends_with_a_504_only_when_nobody_got_a_fact_for_three_windows(
     make_app: AppFactory, emulator: EmulatorProcess
 ) -> None:
-    emulator.control.configure(rate_limit="1 per 60 seconds")
+    emulator.control.configure(rate_limit="1 per 60 seconds", dialect="none")
     assert urllib3.request("GET", f"{emulator.url}/fact").status == 200  # another client
     client = make_app(upstream_timeout=0.5).test_client()  # stalled: 3 windows + 2 time-outs
     started = time.monotonic()

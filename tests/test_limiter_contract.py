@@ -77,7 +77,7 @@ def test_a_pause_holds_every_slot(make_limiter: MakeLimiter) -> None:
 def test_a_lower_limit_grants_fewer(make_limiter: MakeLimiter) -> None:
     async def scenario() -> None:
         limiter = make_limiter()
-        await limiter.lower_limit(2)
+        await limiter.set_rate(2, RATE.window)
         slots, _ = await take_all(limiter)
         assert len(slots) == 2
         await limiter.close()
@@ -88,7 +88,7 @@ def test_a_lower_limit_grants_fewer(make_limiter: MakeLimiter) -> None:
 def test_acquire_sleeps_until_a_slot_frees_then_grants_it(make_limiter: MakeLimiter) -> None:
     async def scenario() -> float:
         limiter = make_limiter()
-        await limiter.lower_limit(1)
+        await limiter.set_rate(1, RATE.window)
         await limiter.release(await limiter.acquire())
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -83,7 +83,7 @@ def test_a_lower_limit_takes_effect_on_slots_already_released(clock: FakeClock) 
     async def scenario() -> None:
         for slot in [take(slots) for _ in range(4)]:
             await slots.release(slot)
-        await slots.lower_limit(2)
+        await slots.set_rate(2, 1.0)
 
     asyncio.run(scenario())
     clock.now = 5.0

@@ -63,7 +63,7 @@ def test_every_key_expires(redis_url: str) -> None:
         limiter = RedisLimiter(RATE, redis_url, UPSTREAM, lease=5.0)
         await limiter.release(await limiter.acquire())
         await limiter.pause(1.0)
-        await limiter.lower_limit(4)
+        await limiter.set_rate(4, RATE.window)
         await limiter.close()
 
     asyncio.run(scenario())
@@ -114,7 +114,7 @@ def test_slots_lost_without_an_error_are_noticed_and_hold_every_host_for_a_windo
 def test_a_lowered_limit_is_asserted_again_after_it_was_lost(redis_url: str) -> None:
     async def scenario() -> int:
         told, other = (RedisLimiter(RATE, redis_url, UPSTREAM, lease=5.0) for _ in range(2))
-        await told.lower_limit(2)
+        await told.set_rate(2, RATE.window)
         client = redis.Redis.from_url(redis_url)
         client.delete(f"catfacts:{{{UPSTREAM}}}:limit")  # expired, say
         await told.try_acquire()  # re-asserts it

@@ -79,19 +79,6 @@ def test_being_unsure_does_not_cut_short_a_wait_for_the_window() -> None:
     assert quota.blocked_for(2.0) is None  # then one probe
 
 
-def test_an_announced_limit_below_one_is_ignored() -> None:
-    quota = UpstreamQuota(limit=10, window=1.0)
-    assert quota.answered(quota.spend(), Quota(limit=0, remaining=0), 0.0) is None
-    assert quota.limit == 10
-
-
-def test_a_lower_announced_limit_is_reported_once() -> None:
-    quota = UpstreamQuota(limit=100, window=60.0)
-    assert quota.answered(quota.spend(), Quota(limit=50, remaining=49), 0.0) == 50
-    assert quota.answered(quota.spend(), Quota(limit=50, remaining=48), 0.0) is None
-    assert quota.limit == 50
-
-
 def test_an_upstream_without_rate_headers_leaves_the_limiter_in_charge() -> None:
     quota = UpstreamQuota(limit=10, window=1.0)
     quota.answered(quota.spend(), Quota(), 0.0)

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from catfacts.settings import ConfigError, Settings
+from catfacts.settings import ConfigError, Rate, Settings
 from tests.support import ServiceProcess, catfacts_env, free_port
 
 SERVE = [sys.executable, "-m", "catfacts"]
@@ -35,9 +35,10 @@ def test_a_bad_setting_names_the_variable_and_the_reason(variable: str, value: s
 
 def test_rates_use_the_notation_of_the_limits_package() -> None:
     rate = Settings.load({"CATFACTS_RATE_LIMIT": "30 per 2 seconds"}).rate
+    assert rate is not None
     assert (rate.limit, rate.window) == (30, 2.0)
-    assert Settings.load({}).rate.limit == 100
-    assert Settings.load({}).rate.window == 60.0
+    assert Settings.load({}).rate == Rate(100, 60.0, "100/minute")
+    assert Settings.load({"CATFACTS_RATE_LIMIT": "auto"}).rate is None
 
 
 def test_a_bad_setting_stops_start_up_with_one_line() -> None:

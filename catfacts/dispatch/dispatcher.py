@@ -25,7 +25,8 @@ from collections import deque
 from catfacts import logs
 from catfacts.dispatch.admission import finish_estimate
 from catfacts.dispatch.calls import Call, Item
-from catfacts.dispatch.quota import Ticket, UpstreamQuota, retry_pause
+from catfacts.dispatch.learning import RateLearner
+from catfacts.dispatch.quota import Ticket, UpstreamQuota, wait_for_reset
 from catfacts.errors import (
     CatFactsError,
     ServiceUnavailable,
@@ -56,11 +57,13 @@ class Dispatcher:
         *,
         attempts: int = ATTEMPTS,
         backoff: float = BACKOFF,
+        learner: RateLearner | None = None,
     ) -> None:
         self._upstream = upstream
         self._limiter = limiter
-        self._window = limiter.rate.window
-        self._quota = UpstreamQuota(limiter.rate.limit, self._window)
+        # What the upstream announces sets the rate; by default the limiter's is the ceiling.
+        self._learner = learner or RateLearner(limiter.rate)
+        self._quota = UpstreamQuota(self._learner.limit, self._learner.window)
         self._attempts = attempts
         self._backoff = backoff
         self._calls: deque[Call] = deque()
@@ -69,8 +72,6 @@ class Dispatcher:
         self._sending: set[asyncio.Task[None]] = set()
         self._paused_until = 0.0  # to log each pause once, not once per refused request
         self._closing = False
-        # The dispatcher as a whole must keep getting facts; one call may wait long for its turn.
-        self._stall = STALL_WINDOWS * self._window + 2 * upstream.timeout
         self._progress_at = 0.0  # loop time of the last fact, or of work arriving when idle
         self._round_trip = upstream.timeout / 10  # a moving average, for estimates only
 
@@ -106,6 +107,15 @@ class Dispatcher:
             return
         self._closing = True
         asyncio.get_running_loop().call_later(grace, self._end_all)
+
+    @property
+    def _window(self) -> float:
+        return self._quota.window
+
+    @property
+    def _stall(self) -> float:
+        """The dispatcher as a whole must keep getting facts; one call may wait long for a turn."""
+        return STALL_WINDOWS * self._window + 2 * self._upstream.timeout
 
     async def _until_done(self, call: Call) -> list[str]:
         loop = asyncio.get_running_loop()
@@ -244,10 +254,12 @@ class Dispatcher:
         finally:
             await self._release(slot)
             now = loop.time()
-            lowered = self._quota.answered(ticket, _heard(outcome), now)
+            self._quota.answered(ticket, _heard(outcome), now)
         self._round_trip += (now - sent - self._round_trip) / 8
-        if lowered is not None:
-            await self._lower_limit(lowered)
+        quota = outcome.quota if outcome is not None else None
+        refused = isinstance(outcome, UpstreamRateLimited)
+        if quota is not None and self._learner.hear(quota, now, refused=refused):
+            await self._follow_rate()
         return outcome
 
     async def _release(self, slot: Slot, used: bool = True) -> None:
@@ -257,18 +269,14 @@ class Dispatcher:
             # The slot stays taken in the limiter until its lease ends: safe, if slower.
             log.warning("could not release a slot: %s", error.message)
 
-    async def _lower_limit(self, limit: int) -> None:
-        log.warning(
-            "the upstream announces %d requests per %g s, fewer than the configured %d: using %d",
-            limit,
-            self._window,
-            self._limiter.rate.limit,
-            limit,
-        )
-        await self._limiter.lower_limit(limit)
+    async def _follow_rate(self) -> None:
+        limit, window = self._learner.limit, self._learner.window
+        log.warning("the upstream announces %d requests per %g s: running at that", limit, window)
+        self._quota.set_rate(limit, window)
+        await self._limiter.set_rate(limit, window)
 
     async def _pause(self, refusal: UpstreamRateLimited) -> None:
-        seconds = retry_pause(refusal.retry_after, self._window)
+        seconds = wait_for_reset(refusal.quota, self._window)
         until = asyncio.get_running_loop().time() + seconds
         if until > self._paused_until + 0.5:
             log.warning("the upstream refused a request (429): pausing all requests %g s", seconds)

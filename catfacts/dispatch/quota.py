@@ -6,7 +6,7 @@ requests we may send before we hear from the upstream again:
 
 - credit is the last `Remaining`, less what we have in flight since (they may not be counted yet);
 - when `Remaining` reaches 0, wait until W after that answer, when its window has surely ended,
-  or for what a `Retry-After` in that answer says (whole seconds, so one more), if sooner;
+  or until the reset that answer announced (`Retry-After`, or a reset in any dialect);
 - once a window has passed since the last answer (or since the one that said 0), that window has
   ended: open the next one in full if every hit the upstream counted in it was ours (Remaining
   counted down by one per answer from L-1); otherwise, and whenever unsure (at start, after a
@@ -29,10 +29,18 @@ from catfacts.upstream.headers import Quota
 log = logging.getLogger(__name__)
 
 
-def retry_pause(retry_after: int | None, window: float) -> float:
-    """How long a `Retry-After` means: a fixed window never needs more than one window, whatever
-    it says, and it counts whole seconds rounded down, so one second more."""
-    return window if retry_after is None else min(retry_after, math.ceil(window)) + 1.0
+def wait_for_reset(quota: Quota | None, window: float) -> float:
+    """How long until the window the upstream spoke of has surely ended.
+
+    `Retry-After` always stands: it counts whole seconds rounded down, so one second more, and a
+    fixed window never needs more than one window, whatever it says. An announced reset is whole
+    seconds too, and never worth waiting more than a window for.
+    """
+    if quota is not None and quota.retry_after is not None:
+        return min(quota.retry_after, math.ceil(window)) + 1.0
+    if quota is not None and quota.reset_in is not None:
+        return min(quota.reset_in + 1.0, window)
+    return window
 
 
 @dataclass(frozen=True)
@@ -85,14 +93,15 @@ class UpstreamQuota:
         self._sent += 1
         return Ticket(self._epoch, self._sent)
 
-    def answered(self, ticket: Ticket, quota: Quota | None, now: float) -> int | None:
-        """Learn from an answer; returns the upstream's announced limit when lower than ours."""
+    def set_rate(self, limit: int, window: float) -> None:
+        """The rate to run at changed (`learning`): count windows and credit by it."""
+        self.limit, self.window = limit, window
+
+    def answered(self, ticket: Ticket, quota: Quota | None, now: float) -> None:
+        """Learn from an answer what may be spent until the next one."""
         self._in_flight -= 1
-        lowered = None
-        if quota is not None and quota.limit is not None and 0 < quota.limit < self.limit:
-            self.limit = lowered = quota.limit
         if ticket.epoch != self._epoch or quota is None:
-            return lowered  # stale, or no answer at all (a timeout): nothing learned
+            return  # stale, or no answer at all (a timeout): nothing learned
         if quota.remaining is None:
             self._credit = self.limit  # the upstream says nothing: the limiter alone rules
         else:
@@ -101,14 +110,13 @@ class UpstreamQuota:
             self._lowest = quota.remaining if lowest is None else min(lowest, quota.remaining)
             self._heard_at = now
             if ticket.sent < self._newest:
-                return lowered  # overtaken: a request sent later already told us more
+                return  # overtaken: a request sent later already told us more
             self._newest = ticket.sent
             self._credit = quota.remaining - self._in_flight
             if quota.remaining == 0:
-                wait = retry_pause(quota.retry_after, self.window)
+                wait = wait_for_reset(quota, self.window)
                 self._reset_at = now + wait
-                log.info("the upstream says none remain: waiting %g s for its window", wait)
-        return lowered
+                log.info("the upstream says none remain: waiting %.3g s for its window", wait)
 
     def unsure(self, not_before: float | None = None) -> None:
         """What we believed may be wrong (a 429, a limiter that lost its state): probe.

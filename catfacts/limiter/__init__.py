@@ -55,7 +55,8 @@ class Limiter(ABC):
     """Slots for requests to the upstream; see the module docstring for the invariant."""
 
     def __init__(self, rate: Rate) -> None:
-        self.rate = rate
+        self.rate = rate  # as started; `limit` and `window` follow what the upstream announces
+        self.limit, self.window = rate.limit, rate.window
 
     async def acquire(self) -> Slot:
         """Wait until a slot is free, sleeping exactly until the limiter says one may be."""
@@ -84,8 +85,8 @@ class Limiter(ABC):
         """Grant no slot for `seconds` (the upstream said so with a 429)."""
 
     @abstractmethod
-    async def lower_limit(self, limit: int) -> None:
-        """The upstream announced a lower limit than configured: use it from now on."""
+    async def set_rate(self, limit: int, window: float) -> None:
+        """The upstream announced another rate: use it from now on, keeping the invariant."""
 
     @abstractmethod
     async def close(self) -> None:

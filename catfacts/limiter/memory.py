@@ -26,7 +26,6 @@ class MemoryLimiter(Limiter):
     def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(rate)
         self._clock = clock
-        self._limit = rate.limit
         self._in_flight: set[str] = set()
         self._free_at: list[float] = []  # a heap: when each released slot may be used again
         self._paused_until = float("-inf")
@@ -40,15 +39,15 @@ class MemoryLimiter(Limiter):
         now = self._clock()
         if now < self._paused_until:
             return Wait(self._paused_until - now, PAUSED)
-        if len(self._in_flight) + len(self._free_at) < self._limit:
+        if len(self._in_flight) + len(self._free_at) < self.limit:
             return self._take()
         if self._free_at and self._free_at[0] <= now:
             heapq.heappop(self._free_at)
             return self._take()
-        return wait_for_slot(now, self.rate.window, self._free_at[0] if self._free_at else None)
+        return wait_for_slot(now, self.window, self._free_at[0] if self._free_at else None)
 
     async def release(self, slot: Slot) -> None:
-        self._give_back(slot, self._clock() + self.rate.window)
+        self._give_back(slot, self._clock() + self.window)
 
     async def cancel(self, slot: Slot) -> None:
         self._give_back(slot, self._clock())
@@ -56,11 +55,14 @@ class MemoryLimiter(Limiter):
     async def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
-    async def lower_limit(self, limit: int) -> None:
+    async def set_rate(self, limit: int, window: float) -> None:
+        # A longer window holds every released slot longer too; a shorter one only from now on.
+        if window > self.window:
+            self._free_at = [free_at + window - self.window for free_at in self._free_at]
+        self.limit, self.window = limit, window
         # Drop the slots that free soonest: the ones kept free later than any dropped one, so
         # a window straddling the change still sees at most one arrival per kept slot.
-        self._limit = min(self._limit, limit)
-        while self._free_at and len(self._in_flight) + len(self._free_at) > self._limit:
+        while self._free_at and len(self._in_flight) + len(self._free_at) > self.limit:
             heapq.heappop(self._free_at)
 
     async def close(self) -> None:
@@ -73,5 +75,5 @@ class MemoryLimiter(Limiter):
 
     def _give_back(self, slot: Slot, free_at: float) -> None:
         self._in_flight.discard(slot.id)
-        if len(self._in_flight) + len(self._free_at) < self._limit:
+        if len(self._in_flight) + len(self._free_at) < self.limit:
             heapq.heappush(self._free_at, free_at)

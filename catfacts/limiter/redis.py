@@ -26,7 +26,8 @@ from catfacts.limiter import PAUSED, WINDOW, Limiter, Slot, StateLost, Wait
 from catfacts.settings import Rate
 
 # KEYS: slots, pause, limit, seq. ARGV: limit, window ms, lease ms, a new slot id, the last seq
-# this process saw (0: none, or too long ago), 1 if the upstream told this process `limit`.
+# this process saw (0: none, or too long ago), 1 if the upstream told this process `limit`, which
+# then stands for everyone until someone hears another (re-asserted after it expired or was lost).
 # Every acquire counts in `seq`: a count that went back means the slots went back too (a restart,
 # FLUSHALL, a lagging replica) without any error, so everyone waits a window.
 # A slot taken over gets the new id, so a late release by its previous holder changes nothing.
@@ -43,11 +44,11 @@ if seen > 0 and seq <= seen then
 end
 local paused = redis.call('PTTL', KEYS[2])
 if paused > 0 then return {0, paused, 'paused', seq} end
-local lowered = tonumber(redis.call('GET', KEYS[3]))
-if ARGV[6] == '1' and (lowered == nil or limit < lowered) then
+local heard = tonumber(redis.call('GET', KEYS[3]))
+if heard == nil and ARGV[6] == '1' then
   redis.call('SET', KEYS[3], limit, 'EX', 86400)
-elseif lowered and lowered < limit then
-  limit = lowered
+elseif heard and heard < limit then
+  limit = heard
 end
 if redis.call('ZCARD', KEYS[1]) >= limit then
   local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -77,13 +78,11 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
 end
 """
 
-# KEYS: limit, slots. ARGV: limit. Drops the slots that free soonest, as the memory limiter does.
-_LOWER = """
-local current = tonumber(redis.call('GET', KEYS[1]))
+# KEYS: limit, slots. ARGV: limit. The latest limit anyone heard announced, for everyone; drops
+# the slots that free soonest, as the memory limiter does.
+_SET_LIMIT = """
 local limit = tonumber(ARGV[1])
-if current == nil or limit < current then
-  redis.call('SET', KEYS[1], limit, 'EX', 86400)
-end
+redis.call('SET', KEYS[1], limit, 'EX', 86400)
 local extra = redis.call('ZCARD', KEYS[2]) - limit
 if extra > 0 then redis.call('ZPOPMIN', KEYS[2], extra) end
 """
@@ -94,12 +93,12 @@ class RedisLimiter(Limiter):
 
     def __init__(self, rate: Rate, redis_url: str, upstream_url: str, lease: float) -> None:
         super().__init__(rate)
+        self._lease = lease
         self._window_ms = round(rate.window * 1000)
         self._lease_ms = round((lease + rate.window) * 1000)
         prefix = f"catfacts:{{{upstream_url}}}"  # one hash slot per upstream in a cluster
         self._slots, self._pause = f"{prefix}:slots", f"{prefix}:pause"
-        self._limit, self._seq = f"{prefix}:limit", f"{prefix}:seq"
-        self._limit_now = rate.limit  # lower once the upstream announces less, re-asserted
+        self._limit_key, self._seq = f"{prefix}:limit", f"{prefix}:seq"
         self._seen, self._seen_at = 0, 0.0  # the last `seq` Redis gave us, and when
         self._ids = (f"{uuid.uuid4().hex[:12]}:{n}" for n in itertools.count(1))
         # Short timeouts: a Redis that is down must be a prompt 503, never a hang. Connections
@@ -114,16 +113,16 @@ class RedisLimiter(Limiter):
                 ("acquire", _ACQUIRE),
                 ("release", _RELEASE),
                 ("pause", _PAUSE),
-                ("lower", _LOWER),
+                ("set_limit", _SET_LIMIT),
             ]
         }
 
     async def try_acquire(self) -> Slot | Wait:
-        keys = [self._slots, self._pause, self._limit, self._seq]
+        keys = [self._slots, self._pause, self._limit_key, self._seq]
         # Past the keys' expiry our last `seq` means nothing: the slots legitimately expired too.
         recent = time.monotonic() - self._seen_at < (self._lease_ms + self._window_ms) / 2000
-        told = int(self._limit_now < self.rate.limit)
-        args: list[str | int] = [self._limit_now, self._window_ms, self._lease_ms, next(self._ids)]
+        told = int(self.limit != self.rate.limit)
+        args: list[str | int] = [self.limit, self._window_ms, self._lease_ms, next(self._ids)]
         args += [self._seen if recent else 0, told]
         granted, value, reason, seq = await self._run("acquire", keys, args)
         self._seen, self._seen_at = int(seq), time.monotonic()
@@ -143,9 +142,11 @@ class RedisLimiter(Limiter):
     async def pause(self, seconds: float) -> None:
         await self._run("pause", [self._pause], [round(seconds * 1000)])
 
-    async def lower_limit(self, limit: int) -> None:
-        self._limit_now = min(self._limit_now, limit)
-        await self._run("lower", [self._limit, self._slots], [limit])
+    async def set_rate(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self._window_ms = round(window * 1000)
+        self._lease_ms = round((self._lease + window) * 1000)
+        await self._run("set_limit", [self._limit_key, self._slots], [limit])
 
     async def close(self) -> None:
         await self._redis.aclose()
