@@ -98,3 +98,21 @@ def test_acquire_sleeps_until_a_slot_frees_then_grants_it(make_limiter: MakeLimi
 
     waited = asyncio.run(scenario())
     assert 1.9 <= waited < 2.5
+
+
+def test_a_released_slot_frees_one_new_window_after_its_answer(make_limiter: MakeLimiter) -> None:
+    async def scenario() -> tuple[Wait, Wait]:
+        limiter = make_limiter()
+        await limiter.set_rate(1, RATE.window)
+        await limiter.release(await limiter.acquire())
+        longer = await limiter.try_acquire()
+        await limiter.set_rate(1, 0.5)  # the upstream's window turns out shorter
+        shorter = await limiter.try_acquire()
+        await limiter.close()
+        assert isinstance(longer, Wait)
+        assert isinstance(shorter, Wait)
+        return longer, shorter
+
+    longer, shorter = asyncio.run(scenario())
+    assert 1.9 <= longer.seconds <= 2.0
+    assert 0.4 <= shorter.seconds <= 0.5

@@ -56,9 +56,9 @@ class RateLearner:
             return None
         window = quota.window
         first_hit = not refused and quota.remaining == quota.limit - 1
-        if window is None and quota.reset_in is not None and first_hit:
-            # The first hit of a fixed window: its reset is the whole window, give or take the
-            # rounding to whole seconds.
+        if window is None and quota.reset_in is not None and first_hit and self.ceiling is None:
+            # The first hit of a fixed window: its reset is the whole window, rounded up to whole
+            # seconds as resets are. (A configured window is not second-guessed this way.)
             window = float(max(math.ceil(quota.reset_in), 1))
         return quota.limit, window if window is not None and window > 0 else self.window
 

@@ -42,7 +42,8 @@ def rate_headers(dialect: Dialect, decision: Decision, window: float) -> dict[st
             "X-RateLimit-Remaining": str(decision.remaining),
             "X-RateLimit-Used": str(decision.limit - decision.remaining),
             "X-RateLimit-Resource": "core",
-            "X-RateLimit-Reset": str(math.ceil(time.time() + decision.resets_in)),
+            # Whole epoch seconds, cut as an integer clock cuts them.
+            "X-RateLimit-Reset": str(math.floor(time.time() + decision.resets_in)),
         }
     if dialect is Dialect.IETF:
         headers = {

@@ -56,9 +56,9 @@ class MemoryLimiter(Limiter):
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
     async def set_rate(self, limit: int, window: float) -> None:
-        # A longer window holds every released slot longer too; a shorter one only from now on.
-        if window > self.window:
-            self._free_at = [free_at + window - self.window for free_at in self._free_at]
+        # A released slot frees one window after its answer, whichever window is in force.
+        shift = window - self.window
+        self._free_at = [free_at + shift for free_at in self._free_at]
         self.limit, self.window = limit, window
         # Drop the slots that free soonest: the ones kept free later than any dropped one, so
         # a window straddling the change still sees at most one arrival per kept slot.

@@ -78,11 +78,17 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
 end
 """
 
-# KEYS: limit, slots. ARGV: limit. The latest limit anyone heard announced, for everyone; drops
-# the slots that free soonest, as the memory limiter does.
-_SET_LIMIT = """
-local limit = tonumber(ARGV[1])
+# KEYS: limit, slots. ARGV: limit, window change ms. The latest limit anyone heard announced, for
+# everyone; every slot frees one window after its answer, whichever window is in force; drops the
+# slots that free soonest, as the memory limiter does.
+_SET_RATE = """
+local limit, shift = tonumber(ARGV[1]), tonumber(ARGV[2])
 redis.call('SET', KEYS[1], limit, 'EX', 86400)
+if shift ~= 0 then
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    redis.call('ZINCRBY', KEYS[2], shift, member)
+  end
+end
 local extra = redis.call('ZCARD', KEYS[2]) - limit
 if extra > 0 then redis.call('ZPOPMIN', KEYS[2], extra) end
 """
@@ -113,7 +119,7 @@ class RedisLimiter(Limiter):
                 ("acquire", _ACQUIRE),
                 ("release", _RELEASE),
                 ("pause", _PAUSE),
-                ("set_limit", _SET_LIMIT),
+                ("set_rate", _SET_RATE),
             ]
         }
 
@@ -143,10 +149,11 @@ class RedisLimiter(Limiter):
         await self._run("pause", [self._pause], [round(seconds * 1000)])
 
     async def set_rate(self, limit: int, window: float) -> None:
+        shift_ms = round(window * 1000) - self._window_ms
         self.limit, self.window = limit, window
         self._window_ms = round(window * 1000)
         self._lease_ms = round((self._lease + window) * 1000)
-        await self._run("set_limit", [self._limit_key, self._slots], [limit])
+        await self._run("set_rate", [self._limit_key, self._slots], [limit, shift_ms])
 
     async def close(self) -> None:
         await self._redis.aclose()
