@@ -17,6 +17,7 @@ _FLAGS = {
     "upstream_timeout": "CATFACTS_UPSTREAM_TIMEOUT",
     "max_facts": "CATFACTS_MAX_FACTS",
     "log_level": "CATFACTS_LOG_LEVEL",
+    "emulator_dialect": "CATFACTS_EMULATOR_DIALECT",
     "workers": "WEB_CONCURRENCY",
 }
 
@@ -29,11 +30,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--host", help="address to listen on (CATFACTS_HOST, 127.0.0.1)")
     parser.add_argument("--port", help="port to listen on (CATFACTS_PORT, 5000)")
     parser.add_argument("--upstream-url", help="the Cat Facts API (CATFACTS_UPSTREAM_URL)")
-    parser.add_argument("--rate-limit", help="upstream limit (CATFACTS_RATE_LIMIT, 100/minute)")
+    parser.add_argument(
+        "--rate-limit", help="upstream limit, or auto (CATFACTS_RATE_LIMIT, 100/minute)"
+    )
     parser.add_argument("--upstream-timeout", help="seconds (CATFACTS_UPSTREAM_TIMEOUT, 5)")
     parser.add_argument("--max-facts", help="largest n accepted (CATFACTS_MAX_FACTS, 1000)")
     parser.add_argument("--log-level", help="DEBUG, INFO, ... (CATFACTS_LOG_LEVEL, INFO)")
     parser.add_argument("--workers", help="worker processes (WEB_CONCURRENCY, 1)")
+    parser.add_argument(
+        "--emulator-dialect",
+        help="rate-limit headers of the embedded upstream: laravel, github, ietf or none "
+        "(CATFACTS_EMULATOR_DIALECT, laravel)",
+    )
     return parser.parse_args(argv)
 
 
