@@ -97,8 +97,10 @@ def test_many_more_callers_than_threads_once_had_all_get_exactly_n_and_hello_ans
     # Round-robin: the small call's 3 turns come once per round of the 61 calls.
     fair_share = 3 * (callers + 1) / RATE
     assert small_took < 2 * fair_share + 1
-    stats = emulator.control.stats()
-    assert stats["statuses"] == {"200": callers * each + 3}
+    served = emulator.control.stats()["statuses"]
+    assert set(served) == {"200"}  # zero 429s
+    # A request that timed out under this load is retried; the upstream may have served both.
+    assert callers * each + 3 <= served["200"] <= callers * each + 6
     assert max_in_any_window(emulator.control.arrivals(), 1.0) <= RATE
 
 
