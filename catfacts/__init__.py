@@ -12,8 +12,9 @@ from typing import Any
 
 from flask import Flask
 
-from catfacts import embedded, logs
+from catfacts import access, embedded, logs
 from catfacts.errors import register_error_handlers
+from catfacts.observe import endpoints
 from catfacts.routes import bp
 from catfacts.services import EXTENSION, Services
 from catfacts.settings import Settings
@@ -28,5 +29,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = Services(settings, upstream_url)
     app.register_blueprint(bp)
+    access.register(app)
+    endpoints.register(app)
     register_error_handlers(app)
     return app

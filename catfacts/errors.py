@@ -22,6 +22,7 @@ class CatFactsError(Exception):
     """A failure with the status and message a caller should see."""
 
     status = 500
+    headers: dict[str, str] = {}  # noqa: RUF012 (read only: answered with the error)
 
     def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
@@ -55,6 +56,19 @@ class BadRequest(CatFactsError):
     """The caller asked for something the service will not do."""
 
     status = 400
+
+
+class Unauthorized(CatFactsError):
+    """API keys are configured and the call carries none that is valid."""
+
+    status = 401
+    headers = {"WWW-Authenticate": 'Bearer realm="catfacts"'}  # noqa: RUF012
+
+
+class NotAcceptable(CatFactsError):
+    """The caller's `Accept` allows none of the types the endpoint answers with."""
+
+    status = 406
 
 
 class UpstreamError(CatFactsError):
@@ -109,6 +123,7 @@ def _catfacts_error(error: CatFactsError) -> Response:
     response = _json(error.body(), error.status)
     if error.retry_after is not None:
         response.headers["Retry-After"] = str(error.retry_after)
+    response.headers.update(error.headers)
     return response
 
 

@@ -11,18 +11,22 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from types import FrameType
 from typing import Any
 
 from catfacts import embedded, logs
+from catfacts.observe import metrics
 from catfacts.services import EXTENSION, Services
 from catfacts.settings import ConfigError, Settings
 
 __all__ = [
     "bind",
+    "child_exit",
     "control_socket_disable",
     "graceful_timeout",
     "on_exit",
@@ -64,6 +68,23 @@ def on_starting(server: Any) -> None:
             exit_if_taken(*address)
     if _settings.upstream_url is None:
         embedded.start(_settings)
+    _fresh_metrics_dir()
+
+
+def _fresh_metrics_dir() -> None:
+    """Workers write their metrics under one directory, summed at each scrape; a fresh one per
+    start, so a previous run's counts never add up with this one's. An operator's own is kept."""
+    if not os.environ.get(metrics.MULTIPROC_DIR):
+        os.environ[metrics.MULTIPROC_DIR] = tempfile.mkdtemp(prefix="catfacts-metrics-")
+        os.environ[_OWN_DIR] = os.environ[metrics.MULTIPROC_DIR]
+
+
+_OWN_DIR = "CATFACTS_METRICS_DIR_OWNED"
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker exited: its live gauges (calls and slots in flight) stop counting."""
+    metrics.worker_gone(worker.pid)
 
 
 def post_worker_init(worker: Any) -> None:
@@ -95,6 +116,9 @@ def when_ready(server: Any) -> None:
 
 def on_exit(server: Any) -> None:
     embedded.stop()
+    owned = os.environ.pop(_OWN_DIR, None)
+    if owned is not None:
+        shutil.rmtree(owned, ignore_errors=True)
 
 
 def exit_if_taken(host: str, port: int) -> None:

@@ -74,7 +74,8 @@ def cat_async_limited(n: int) -> Response:
     """Exactly n facts, as fast as the upstream limit allows and never faster."""
     services = current_services()
     deadline = _deadline(services.settings.call_deadline)
-    return _serve(n, lambda: _on_loop(services.dispatcher.fetch(n, deadline)))
+    client = g.get("client", "")  # set by `access`: whose turn the call takes
+    return _serve(n, lambda: _on_loop(services.dispatcher.fetch(n, deadline, client)))
 
 
 def _serve(n: int, fetch: Callable[[], list[str]]) -> Response:

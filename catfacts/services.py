@@ -45,7 +45,7 @@ class Services:
         # The dispatcher's own pool: a request that holds a slot never queues for a connection
         # behind an all-at-once call, and slots in flight rarely outnumber these.
         rate = settings.rate or CAUTIOUS_RATE  # until the upstream says, with auto
-        limited_upstream = AsyncUpstream(self.upstream_url, timeout, MAX_CONNECTIONS)
+        limited_upstream = AsyncUpstream(self.upstream_url, timeout, MAX_CONNECTIONS, "limited")
         self.limiter = self._limiter(rate)
         learner = RateLearner(ceiling=settings.rate)
         self.dispatcher = Dispatcher(limited_upstream, self.limiter, learner=learner)

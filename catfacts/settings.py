@@ -7,6 +7,7 @@ so start-up can stop with one clear line instead of failing later on the first r
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +71,14 @@ class Settings:
     emulator_dialect: str = "laravel"
     max_calls: int = 256
     shutdown_grace: float = 3.0
+    api_keys: frozenset[str] = frozenset()  # none: the fact endpoints are open
+    api_keys_file: frozenset[str] = frozenset()
+    inbound_limit: str | None = None  # per client, in the `limits` notation
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """Every valid API key, from the variable and the file together."""
+        return self.api_keys | self.api_keys_file
 
     @classmethod
     def load(
@@ -140,6 +149,34 @@ def _grace(raw: str) -> float:
     return value
 
 
+_VALID_KEY = re.compile(r"[A-Za-z0-9._~+/=-]{8,256}")
+
+
+def _api_keys(raw: str) -> frozenset[str]:
+    keys = frozenset(key.strip() for key in raw.split(",") if key.strip())
+    if not all(_VALID_KEY.fullmatch(key) for key in keys):
+        raise ValueError("each key must be 8 to 256 characters of A-Z a-z 0-9 . _ ~ + / = -")
+    return keys
+
+
+def _api_keys_file(raw: str) -> frozenset[str]:
+    """One key a line; blank lines and `#` comments are skipped."""
+    try:
+        with open(raw, encoding="utf-8") as file:
+            lines = [line.split("#", 1)[0].strip() for line in file]
+    except OSError as error:
+        raise ValueError(f"cannot read it ({error.strerror})") from None
+    keys = [line for line in lines if line]
+    if not keys:
+        raise ValueError("holds no key")
+    return _api_keys(",".join(keys))
+
+
+def _inbound_limit(raw: str) -> str:
+    Rate.parse(raw)
+    return raw
+
+
 def _dialect(raw: str) -> str:
     if raw not in tuple(Dialect):
         raise ValueError(f"not one of {', '.join(Dialect)}")
@@ -179,4 +216,7 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "emulator_dialect": ("CATFACTS_EMULATOR_DIALECT", _dialect),
     "max_calls": ("CATFACTS_MAX_CALLS", _positive_int),
     "shutdown_grace": ("CATFACTS_SHUTDOWN_GRACE", _grace),
+    "api_keys": ("CATFACTS_API_KEYS", _api_keys),
+    "api_keys_file": ("CATFACTS_API_KEYS_FILE", _api_keys_file),
+    "inbound_limit": ("CATFACTS_INBOUND_LIMIT", _inbound_limit),
 }

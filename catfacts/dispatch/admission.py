@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from catfacts.errors import ServiceUnavailable
+from catfacts.observe import metrics
 
 
 class Admission:
@@ -37,14 +38,17 @@ class Admission:
     def admit(self) -> Iterator[None]:
         """Hold a place for one call, or refuse it at once with a 503 and `Retry-After`."""
         if self.closing:
+            metrics.refused("shutting_down")
             raise ServiceUnavailable("the service is shutting down", retry_after=1)
         if not self._free.acquire(blocking=False):
+            metrics.refused("busy")
             raise ServiceUnavailable(
                 f"the service is busy: {self.limit} calls in flight (CATFACTS_MAX_CALLS)",
                 retry_after=self._retry_after,
             )
         try:
-            yield
+            with metrics.call_in_flight():
+                yield
         finally:
             self._free.release()
 

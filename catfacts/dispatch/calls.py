@@ -24,9 +24,10 @@ class Item:
 class Call:
     """n facts for one caller; `result` resolves with all n in order, or with the error."""
 
-    def __init__(self, n: int, request_id: str) -> None:
+    def __init__(self, n: int, request_id: str, client: str = "") -> None:
         self.n = n
         self.request_id = request_id
+        self.client = client  # whose turn it takes (`turns`)
         self.pending: deque[Item] = deque(Item(index) for index in range(1, n + 1))
         self.result: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
         self._facts: dict[int, str] = {}

@@ -20,13 +20,13 @@ import contextvars
 import logging
 import math
 import random
-from collections import deque
 
 from catfacts import logs
 from catfacts.dispatch.admission import finish_estimate
 from catfacts.dispatch.calls import Call, Item
 from catfacts.dispatch.learning import RateLearner
 from catfacts.dispatch.quota import Ticket, UpstreamQuota, wait_for_reset
+from catfacts.dispatch.turns import Turns
 from catfacts.errors import (
     CatFactsError,
     ServiceUnavailable,
@@ -35,6 +35,7 @@ from catfacts.errors import (
     UpstreamTimeout,
 )
 from catfacts.limiter import Limiter, Slot, StateLost
+from catfacts.observe import metrics
 from catfacts.upstream.client import AsyncUpstream, Reply
 from catfacts.upstream.headers import Quota
 
@@ -66,7 +67,7 @@ class Dispatcher:
         self._quota = UpstreamQuota(self._learner.limit, self._learner.window)
         self._attempts = attempts
         self._backoff = backoff
-        self._calls: deque[Call] = deque()
+        self._calls = Turns()
         self._wakeup = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
@@ -75,14 +76,15 @@ class Dispatcher:
         self._progress_at = 0.0  # loop time of the last fact, or of work arriving when idle
         self._round_trip = upstream.timeout / 10  # a moving average, for estimates only
 
-    async def fetch(self, n: int, deadline: float | None = None) -> list[str]:
+    async def fetch(self, n: int, deadline: float | None = None, client: str = "") -> list[str]:
         """Exactly n facts for one caller, or an error saying what happened and how far it got.
 
         With a `deadline`, a call the queue cannot serve in time is refused before it spends
         anything. A call let in is never failed for time while the dispatcher gets facts: only
-        when no fact came back for anyone for `_stall` seconds.
+        when no fact came back for anyone for `_stall` seconds. Turns go round `client`s first.
         """
         if self._closing:
+            metrics.refused("shutting_down")
             raise ServiceUnavailable("the service is shutting down", retry_after=1)
         if n == 0:
             return []
@@ -91,8 +93,8 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         if not self._calls:
             self._progress_at = loop.time()
-        call = Call(n, logs.request_id.get())
-        self._calls.append(call)
+        call = Call(n, logs.request_id.get(), client)
+        self._calls.add(call)
         self._start_pump()
         self._wakeup.set()
         try:
@@ -107,6 +109,11 @@ class Dispatcher:
             return
         self._closing = True
         asyncio.get_running_loop().call_later(grace, self._end_all)
+
+    @property
+    def pump_alive(self) -> bool:
+        """For readiness: the pump runs, or has had nothing to do yet."""
+        return self._pump is None or not self._pump.done()
 
     @property
     def _window(self) -> float:
@@ -141,6 +148,7 @@ class Dispatcher:
             round_trip=self._round_trip,
         )
         if estimate > deadline:
+            metrics.refused("deadline")
             raise ServiceUnavailable(
                 f"{n} facts would take about {estimate:.1f} s with the calls queued here, "
                 f"more than the {deadline:g} s deadline",
@@ -172,6 +180,7 @@ class Dispatcher:
         """Send one request, or wait for the reason there is none to send."""
         loop = asyncio.get_running_loop()
         self._wakeup.clear()
+        metrics.queued(sum(len(call.pending) for call in self._calls))
         if not any(call.pending for call in self._calls):
             await self._wakeup.wait()
             return
@@ -180,6 +189,7 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), blocked)
             return
+        waiting = loop.time()
         try:
             slot = await self._limiter.acquire()
         except StateLost as lost:
@@ -189,7 +199,8 @@ class Dispatcher:
         except ServiceUnavailable as error:
             self._fail_queued(error)
             return
-        call = self._next_call()
+        metrics.waited_for_slot(loop.time() - waiting)
+        call = self._calls.next_call()
         # The wait for a slot may have been long: the upstream may have said stop meanwhile.
         if call is None or self._quota.blocked_for(loop.time()) != 0.0:
             await self._release(slot, used=False)
@@ -211,15 +222,6 @@ class Dispatcher:
                 call.fail(error)
         self._quota.unsure(not_before=asyncio.get_running_loop().time() + self._window)
 
-    def _next_call(self) -> Call | None:
-        """The next call with something queued, in turn."""
-        for _ in range(len(self._calls)):
-            call = self._calls[0]
-            self._calls.rotate(-1)
-            if call.pending:
-                return call
-        return None
-
     async def _send(self, call: Call, item: Item, slot: Slot, ticket: Ticket) -> None:
         logs.request_id.set(call.request_id)
         try:
@@ -229,6 +231,7 @@ class Dispatcher:
                 call.deliver(item, outcome.fact)
             elif isinstance(outcome, UpstreamRateLimited):
                 await self._pause(outcome)
+                metrics.retried("rate_limited")
                 call.retry(item)
             else:
                 self._retry_later(call, item, outcome)
@@ -248,7 +251,8 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         sent = loop.time()
         try:
-            outcome = await self._upstream.fetch_fact(item.index, level)
+            with metrics.slot_in_flight():
+                outcome = await self._upstream.fetch_fact(item.index, level)
         except UpstreamError as error:
             outcome = error
         finally:
@@ -294,6 +298,7 @@ class Dispatcher:
             0.5, 1.5
         )
         log.info("fact #%d failed (%s); retry in %.2f s", item.index, error.message, delay)
+        metrics.retried("failed")
         asyncio.get_running_loop().call_later(delay, self._requeue, call, item)
 
     def _requeue(self, call: Call, item: Item) -> None:

@@ -23,6 +23,7 @@ from catfacts.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
+from catfacts.observe import metrics
 from catfacts.upstream.headers import Quota
 
 log = logging.getLogger(__name__)
@@ -69,9 +70,12 @@ class AsyncUpstream:
     It never resends a request on its own: each request reaches the upstream at most once.
     """
 
-    def __init__(self, base_url: str, timeout: float, connections: int = 100) -> None:
+    def __init__(
+        self, base_url: str, timeout: float, connections: int = 100, strategy: str = "all_at_once"
+    ) -> None:
         self.url = base_url + FACT_PATH
         self.timeout = timeout
+        self.strategy = strategy  # the metrics' label
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
 
@@ -85,9 +89,12 @@ class AsyncUpstream:
                 body = await response.read()
                 status, headers = response.status, response.headers
         except TimeoutError:
+            metrics.upstream_answered(self.strategy, "timeout")
             raise _failed(index, UpstreamTimeout(_timed_out(self.timeout))) from None
         except aiohttp.ClientError as error:
+            metrics.upstream_answered(self.strategy, "unreachable")
             raise _failed(index, UpstreamTimeout(_unreachable(error))) from None
+        metrics.upstream_answered(self.strategy, status)
         _log_answer(level, index, status, started)
         try:
             return parse_reply(status, headers, body)
@@ -119,6 +126,7 @@ class SyncUpstream:
     def __init__(self, base_url: str, timeout: float, connections: int = 16) -> None:
         self.url = base_url + FACT_PATH
         self.timeout = timeout
+        self.strategy = "one_by_one"  # the metrics' label
         self._pool = urllib3.PoolManager(
             maxsize=connections, timeout=urllib3.Timeout(total=timeout), retries=False
         )
@@ -130,11 +138,15 @@ class SyncUpstream:
         try:
             response = self._pool.request("GET", self.url, headers=_traced(HEADERS))
         except urllib3.exceptions.NewConnectionError as error:  # before its base, TimeoutError
+            metrics.upstream_answered(self.strategy, "unreachable")
             raise _failed(index, UpstreamTimeout(_unreachable(error))) from None
         except urllib3.exceptions.TimeoutError:
+            metrics.upstream_answered(self.strategy, "timeout")
             raise _failed(index, UpstreamTimeout(_timed_out(self.timeout))) from None
         except urllib3.exceptions.HTTPError as error:
+            metrics.upstream_answered(self.strategy, "unreachable")
             raise _failed(index, UpstreamTimeout(_unreachable(error))) from None
+        metrics.upstream_answered(self.strategy, response.status)
         _log_answer(level, index, response.status, started)
         try:
             return parse_reply(response.status, response.headers, response.data)

@@ -1,0 +1,57 @@
+"""Who goes next: the budget is shared round-robin between clients, then between their calls.
+
+A client is whoever the service tells apart (its API key when keys are configured, else its
+address). Sharing per call would give a client with fifty calls fifty shares; sharing per client
+gives it one, split again between its own calls. Each worker keeps its own turns: with several
+workers, a client's calls are only as fair as gunicorn spreads connections between them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+
+from catfacts.dispatch.calls import Call
+
+
+class Turns:
+    """The calls in flight, grouped by client, in the order their turns come round."""
+
+    def __init__(self) -> None:
+        self._clients: deque[deque[Call]] = deque()  # one queue of calls per client
+
+    def add(self, call: Call) -> None:
+        for calls in self._clients:
+            if calls[0].client == call.client:
+                calls.append(call)
+                return
+        self._clients.append(deque([call]))
+
+    def remove(self, call: Call) -> None:
+        for calls in self._clients:
+            if call in calls:
+                calls.remove(call)
+                if not calls:
+                    self._clients.remove(calls)
+                return
+
+    def next_call(self) -> Call | None:
+        """The next client with something queued, then the next of its calls that has."""
+        for _ in range(len(self._clients)):
+            calls = self._clients[0]
+            self._clients.rotate(-1)
+            for _ in range(len(calls)):
+                call = calls[0]
+                calls.rotate(-1)
+                if call.pending:
+                    return call
+        return None
+
+    def __iter__(self) -> Iterator[Call]:
+        return (call for calls in list(self._clients) for call in list(calls))
+
+    def __len__(self) -> int:
+        return sum(len(calls) for calls in self._clients)
+
+    def __bool__(self) -> bool:
+        return bool(self._clients)

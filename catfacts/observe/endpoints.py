@@ -1,0 +1,50 @@
+"""The operator's endpoints: `/metrics`, `/healthz`, `/readyz`, and the timing of every answer."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Flask, Response, g, jsonify, request
+
+from catfacts.errors import ServiceUnavailable
+from catfacts.observe import health, metrics
+from catfacts.services import current_services
+
+bp = Blueprint("ops", __name__)
+
+
+def register(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.after_request(_time_answer)
+
+
+@bp.get("/metrics")
+def metrics_page() -> Response:
+    return Response(metrics.exposition(), content_type=metrics.CONTENT_TYPE)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """The process answers: nothing else is checked, so a restart is never caused by others."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Ready when the upstream, Redis (if configured) and the pump are; else 503 with why."""
+    checks = health.readiness(current_services())
+    detail = {check.name: check.reason or "ok" for check in checks}
+    failed = [check.reason for check in checks if not check.ok]
+    if failed:
+        raise ServiceUnavailable("not ready: " + "; ".join(failed)).detail(checks=detail)
+    return jsonify({"status": "ready", "checks": detail})
+
+
+def _time_answer(response: Response) -> Response:
+    started = g.get("started")
+    if started is not None:
+        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.answered(
+            endpoint, request.method, response.status_code, time.perf_counter() - started
+        )
+    return response

@@ -1,0 +1,73 @@
+"""Is this worker ready to serve? The checks behind `/readyz`, each cheap and bounded.
+
+The upstream is checked with a TCP connection, not a request: a readiness probe every few seconds
+must not spend the upstream's quota. Redis must answer a PING. The background loop must answer,
+and the dispatcher's pump must be alive (or not yet started, which is fine: it starts on demand).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import redis
+
+from catfacts.errors import CatFactsError
+from catfacts.services import Services
+
+CHECK_TIMEOUT = 2.0  # seconds per check at most: a probe must answer before its own time-out
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    reason: str = ""
+
+
+def readiness(services: Services) -> list[Check]:
+    checks = [_upstream(services)]
+    if services.settings.redis_url is not None:
+        checks.append(_redis(services.settings.redis_url))
+    checks.append(_pump(services))
+    return checks
+
+
+def _timeout(services: Services) -> float:
+    return min(services.settings.upstream_timeout, CHECK_TIMEOUT)
+
+
+def _upstream(services: Services) -> Check:
+    parts = urlsplit(services.upstream_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), _timeout(services)):
+            return Check("upstream", True)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        return Check("upstream", False, f"the upstream cannot be reached ({reason})")
+
+
+def _redis(url: str) -> Check:
+    client = redis.Redis.from_url(
+        url, socket_timeout=CHECK_TIMEOUT, socket_connect_timeout=CHECK_TIMEOUT
+    )
+    try:
+        client.ping()
+        return Check("redis", True)
+    except redis.RedisError as error:
+        return Check("redis", False, f"Redis cannot be reached ({type(error).__name__})")
+    finally:
+        client.close()
+
+
+def _pump(services: Services) -> Check:
+    try:
+        services.loop.run(asyncio.sleep(0), CHECK_TIMEOUT)
+    except CatFactsError as error:
+        return Check("dispatcher", False, error.message)
+    if not services.dispatcher.pump_alive:
+        return Check("dispatcher", False, "the dispatcher's pump has stopped")
+    return Check("dispatcher", True)
