@@ -7,6 +7,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -179,3 +180,45 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.01)
+
+
+def start_gunicorn(
+    workers: int, env: dict[str, str], *, connections: int = 4, threads: int = 16
+) -> tuple[ServiceProcess, str]:
+    """`gunicorn -w <workers>` as documented (reading gunicorn.conf.py), on a free port.
+
+    Few connections a worker, so concurrent callers spread over every worker.
+    """
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "--threads", str(threads)]
+    command += ["--worker-connections", str(connections), "-b", f"127.0.0.1:{port}"]
+    command += ["catfacts:create_app()"]
+    service = ServiceProcess(command, catfacts_env(**env))
+    for _ in range(workers):
+        service.wait_for_line(r"Booting worker with pid")
+    wait_for_http(f"http://127.0.0.1:{port}/hello/")
+    return service, f"http://127.0.0.1:{port}"
+
+
+def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """`/metrics`, parsed: {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = urllib3.request("GET", f"{url}/metrics", retries=False, timeout=10)
+    assert response.status == 200, response.data
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for family in text_string_to_metric_families(response.data.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def total(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str
+) -> float:
+    """The sum of `name`'s samples whose labels include `labels`."""
+    return sum(
+        value
+        for (sample, sample_labels), value in samples.items()
+        if sample == name and set(labels.items()) <= set(sample_labels)
+    )

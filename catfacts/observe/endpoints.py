@@ -14,6 +14,7 @@ bp = Blueprint("ops", __name__)
 
 
 def register(app: Flask) -> None:
+    metrics.start()
     app.register_blueprint(bp)
     app.after_request(_time_answer)
 

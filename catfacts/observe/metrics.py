@@ -10,9 +10,9 @@ holds a metric of its own. Callers use the small functions below, never the clie
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -38,9 +38,22 @@ class _Metrics(NamedTuple):
     calls_refused: Counter
 
 
-@cache
+_lock = threading.Lock()
+_created: list[_Metrics] = []
+
+
 def _metrics() -> _Metrics:
-    """Created on first use, in the worker, so multiprocess mode is chosen there."""
+    """Created once, on first use (`create_app`), in the worker, so multiprocess mode is chosen
+    there; the lock keeps two threads' first uses from registering the metrics twice."""
+    if _created:
+        return _created[0]
+    with _lock:
+        if not _created:
+            _created.append(_create())
+        return _created[0]
+
+
+def _create() -> _Metrics:
     from prometheus_client import Counter, Gauge, Histogram
 
     return _Metrics(
@@ -91,6 +104,11 @@ def _metrics() -> _Metrics:
             ["reason"],
         ),
     )
+
+
+def start() -> None:
+    """Create the metrics now (from `create_app`), so a scrape lists them all from the start."""
+    _metrics()
 
 
 def upstream_answered(strategy: str, status: int | str) -> None:

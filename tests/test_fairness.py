@@ -1,0 +1,77 @@
+"""Fair shares per client, through real gunicorn: a client with many calls does not crowd out one
+with a single call. Clients are told apart by address (127.0.0.2 and 127.0.0.3) or by API key."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import urllib3
+
+from catfacts.emulator.process import EmulatorProcess
+from tests.support import ServiceProcess, start_gunicorn, wait_until
+
+LIMIT = 100  # per second, the emulator's and the service's
+MANY, EACH, SINGLE = 8, 60, 150
+TOLERANCE = 0.25  # the single call's share of the budget against the other client's
+
+
+@pytest.fixture
+def service(emulator: EmulatorProcess) -> Iterator[str]:
+    """One worker: turns are kept per worker (see dispatch/turns.py)."""
+    emulator.control.configure(rate_limit=f"{LIMIT}/second")
+    env = {"CATFACTS_UPSTREAM_URL": emulator.url, "CATFACTS_RATE_LIMIT": f"{LIMIT}/second"}
+    process: ServiceProcess
+    process, url = start_gunicorn(1, env, connections=MANY + 4)
+    yield url
+    process.stop()
+
+
+def sent_for(stats: dict[str, Any], prefix: str) -> int:
+    return sum(
+        sum(statuses.values())
+        for request_id, statuses in stats["by_request_id"].items()
+        if request_id.startswith(prefix)
+    )
+
+
+def test_one_call_gets_as_much_as_a_client_with_eight_calls(
+    service: str, emulator: EmulatorProcess
+) -> None:
+    crowd_pool = urllib3.PoolManager(maxsize=MANY, retries=False, timeout=60)
+    crowd_pool.connection_pool_kw["source_address"] = ("127.0.0.2", 0)
+    single = urllib3.PoolManager(retries=False, timeout=60)
+    single.connection_pool_kw["source_address"] = ("127.0.0.3", 0)
+
+    def crowd_call(i: int) -> int:
+        path = f"{service}/cat_async_limited/{EACH}"
+        return crowd_pool.request("GET", path, headers={"X-Request-ID": f"crowd-{i}"}).status
+
+    def single_call() -> urllib3.BaseHTTPResponse:
+        path = f"{service}/cat_async_limited/{SINGLE}"
+        return single.request("GET", path, headers={"X-Request-ID": "single"})
+
+    with ThreadPoolExecutor(MANY + 1) as threads:
+        crowd_calls = threads.map(crowd_call, range(MANY))
+        wait_until(lambda: len(emulator.control.stats()["by_request_id"]) == MANY)
+        started = time.monotonic()
+        answer = threads.submit(single_call)
+        # From the single call's first request on, both clients compete for every slot.
+        stats = emulator.control.stats()
+        while "single" not in stats["by_request_id"]:
+            stats = emulator.control.stats()
+        crowd_before, single_before = sent_for(stats, "crowd-"), sent_for(stats, "single")
+        response = answer.result()
+        took = time.monotonic() - started
+        stats = emulator.control.stats()
+        assert list(crowd_calls) == [200] * MANY
+    assert response.status == 200
+    assert len(response.json()) == SINGLE
+    crowd, single_share = sent_for(stats, "crowd-") - crowd_before, SINGLE - single_before
+    # Equal shares: the crowd got about as many requests as the single call while both
+    # competed, not eight times as many; the single call took about 2 * SINGLE / LIMIT s.
+    assert abs(crowd / single_share - 1) <= TOLERANCE, (crowd, single_share)
+    assert took < 2 * SINGLE / LIMIT * (1 + TOLERANCE) + 1, took

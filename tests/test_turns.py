@@ -1,0 +1,68 @@
+"""Turns go round clients first, then round each client's calls."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+
+from catfacts.dispatch.calls import Call
+from catfacts.dispatch.turns import Turns
+
+
+def on_loop(test: Callable[[], None]) -> Callable[[], None]:
+    """Calls need a running loop (their result is a future): run the test body on one."""
+
+    def run() -> None:
+        async def body() -> None:
+            test()
+
+        asyncio.run(body())
+
+    run.__name__ = test.__name__
+    return run
+
+
+def served(turns: Turns, count: int) -> Counter[str]:
+    """Who got the next `count` turns, taking one item from each call served."""
+    got: Counter[str] = Counter()
+    for _ in range(count):
+        call = turns.next_call()
+        assert call is not None
+        call.pending.popleft()
+        got[call.client] += 1
+    return got
+
+
+@on_loop
+def test_a_client_with_many_calls_gets_the_same_turns_as_one_with_a_single_call() -> None:
+    turns = Turns()
+    for _ in range(50):
+        turns.add(Call(100, "many", client="10.0.0.1"))
+    turns.add(Call(100, "one", client="10.0.0.2"))
+    assert served(turns, 100) == {"10.0.0.1": 50, "10.0.0.2": 50}
+
+
+@on_loop
+def test_a_clients_own_calls_take_turns_between_them() -> None:
+    turns = Turns()
+    calls = [Call(10, f"call-{i}", client="same") for i in range(3)]
+    for call in calls:
+        turns.add(call)
+    served(turns, 9)
+    assert [len(call.pending) for call in calls] == [7, 7, 7]
+
+
+@on_loop
+def test_a_client_with_nothing_queued_is_skipped_and_removed_when_done() -> None:
+    turns = Turns()
+    idle, busy = Call(1, "idle", client="a"), Call(5, "busy", client="b")
+    turns.add(idle)
+    turns.add(busy)
+    idle.pending.clear()
+    assert served(turns, 3) == {"b": 3}
+    turns.remove(idle)
+    turns.remove(busy)
+    assert not turns
+    assert len(turns) == 0
+    assert turns.next_call() is None
