@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from catfacts import access, embedded, logs
+from catfacts import access, embedded, logs, openapi
 from catfacts.errors import register_error_handlers
 from catfacts.observe import endpoints
 from catfacts.routes import bp
@@ -31,5 +31,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(bp)
     access.register(app)
     endpoints.register(app)
+    app.register_blueprint(openapi.bp)
     register_error_handlers(app)
     return app
