@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask
 
-from catfacts import access, embedded, logs, openapi
+from catfacts import access, embedded, inbound, logs, openapi
 from catfacts.errors import register_error_handlers
 from catfacts.observe import endpoints
 from catfacts.routes import bp
@@ -30,6 +30,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = Services(settings, upstream_url)
     app.register_blueprint(bp)
     access.register(app)
+    inbound.register(app, settings)
     endpoints.register(app)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)
