@@ -45,6 +45,8 @@ _ANSWER_HEADERS = {
     "X-Request-ID": {"schema": {"type": "string"}},
     "Server-Timing": {"schema": {"type": "string"}, "description": "total;dur=<ms>"},
 }
+_INBOUND = "with CATFACTS_INBOUND_LIMIT: the IETF draft's structured field"
+_RETRY_AFTER = {"schema": {"type": "integer"}, "description": "seconds"}
 _STRATEGIES = {
     "/cat/{n}": ("one_by_one", "n facts, one request after another"),
     "/cat_async/{n}": ("all_at_once", "n requests at once; refused ones are dropped"),
@@ -81,11 +83,18 @@ def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[st
                 "schema": {"type": "number", "exclusiveMinimum": 0},
             }
         )
+    limit_headers = {
+        "RateLimit-Policy": {"schema": {"type": "string"}, "description": _INBOUND},
+        "RateLimit": {"schema": {"type": "string"}, "description": _INBOUND},
+    }
     fact_headers = {
         **_ANSWER_HEADERS,
+        **limit_headers,
         "X-Facts-Requested": {"schema": {"type": "integer"}},
         "X-Facts-Returned": {"schema": {"type": "integer"}},
     }
+    refused = _error("this client's inbound limit is spent (CATFACTS_INBOUND_LIMIT)")
+    refused["headers"] = {**refused["headers"], **limit_headers, "Retry-After": _RETRY_AFTER}
     operation: dict[str, Any] = {
         "operationId": strategy,
         "summary": summary,
@@ -108,7 +117,7 @@ def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[st
             "401": _error("API keys are configured and none valid was sent"),
             "404": _error("n is not a whole number"),
             "406": _error("Accept allows neither JSON nor NDJSON"),
-            "429": _error("this client's inbound limit is spent (CATFACTS_INBOUND_LIMIT)"),
+            "429": refused,
             "502": _error("the upstream answered, but not with a fact"),
             "503": _error("upstream 429, busy, deadline, shutting down, or Redis unreachable"),
             "504": _error("the upstream timed out, could not be reached, or gave nothing"),

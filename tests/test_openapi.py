@@ -5,7 +5,7 @@ must match the description, with no 500 anywhere."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import schemathesis
@@ -34,6 +34,11 @@ def no_internal_error(ctx: Any, response: Any, case: Any) -> None:
     assert response.status_code != 500, response.text
 
 
+class Live(NamedTuple):
+    url: str
+    headers: dict[str, str]  # the API key, when the service has keys
+
+
 CHECKS = [
     no_internal_error,
     status_code_conformance,
@@ -44,23 +49,31 @@ CHECKS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def live_url(emulator_process: EmulatorProcess) -> Iterator[str]:
+KEY = "schemathesis-key-0123"
+
+
+@pytest.fixture(scope="module", params=["open", "keys and inbound limits"])
+def live(request: pytest.FixtureRequest, emulator_process: EmulatorProcess) -> Iterator[Live]:
+    """The service as documented, open, or with API keys and a small inbound limit (429s)."""
     emulator_process.control.configure(rate_limit=RATE)
     env = {
         "CATFACTS_UPSTREAM_URL": emulator_process.url,
         "CATFACTS_RATE_LIMIT": RATE,
         "CATFACTS_MAX_FACTS": str(MAX_FACTS),
     }
+    headers = {}
+    if request.param != "open":
+        env |= {"CATFACTS_API_KEYS": KEY, "CATFACTS_INBOUND_LIMIT": "40/minute"}
+        headers = {"X-API-Key": KEY}
     process, url = start_gunicorn(2, env)
-    yield url
+    yield Live(url, headers)
     process.stop()
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode))
-def test_every_answer_matches_the_description(live_url: str, mode: GenerationMode) -> None:
+def test_every_answer_matches_the_description(live: Live, mode: GenerationMode) -> None:
     # schemathesis' own pytest plugin does not run under pytest 9; its strategies do.
-    schema = schemathesis.openapi.from_url(f"{live_url}/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result.err()  # the description itself is valid
         operation = result.ok()
@@ -73,7 +86,7 @@ def test_every_answer_matches_the_description(live_url: str, mode: GenerationMod
             suppress_health_check=list(HealthCheck),
         )
         def answers_as_described(case: Any) -> None:
-            case.call_and_validate(base_url=live_url, checks=CHECKS)
+            case.call_and_validate(base_url=live.url, headers=live.headers, checks=CHECKS)
 
         answers_as_described()
 
