@@ -189,7 +189,6 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), blocked)
             return
-        waiting = loop.time()
         try:
             slot = await self._limiter.acquire()
         except StateLost as lost:
@@ -199,7 +198,6 @@ class Dispatcher:
         except ServiceUnavailable as error:
             self._fail_queued(error)
             return
-        metrics.waited_for_slot(loop.time() - waiting)
         call = self._calls.next_call()
         # The wait for a slot may have been long: the upstream may have said stop meanwhile.
         if call is None or self._quota.blocked_for(loop.time()) != 0.0:

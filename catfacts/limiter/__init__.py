@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from catfacts.observe import metrics
 from catfacts.settings import Rate
 
 log = logging.getLogger(__name__)
@@ -60,9 +62,11 @@ class Limiter(ABC):
 
     async def acquire(self) -> Slot:
         """Wait until a slot is free, sleeping exactly until the limiter says one may be."""
+        started = time.monotonic()
         while True:
             answer = await self.try_acquire()
             if isinstance(answer, Slot):
+                metrics.waited_for_slot(time.monotonic() - started)
                 return answer
             level = logging.INFO if answer.seconds >= 0.05 else logging.DEBUG
             log.log(level, "waiting %.2f s for %s", answer.seconds, answer.reason)
