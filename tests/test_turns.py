@@ -66,3 +66,15 @@ def test_a_client_with_nothing_queued_is_skipped_and_removed_when_done() -> None
     assert not turns
     assert len(turns) == 0
     assert turns.next_call() is None
+
+
+@on_loop
+def test_a_new_call_waits_for_its_own_clients_calls_and_one_turn_of_each_other_client() -> None:
+    turns = Turns()
+    for _ in range(4):
+        turns.add(Call(100, "crowd", client="crowd"))
+    turns.add(Call(3, "small", client="other"))
+    # A newcomer: its 10 turns, the crowd's 10, and the small call's 3.
+    assert turns.sent_before("new", 10) == 10 + 10 + 3
+    # One more call of the crowd's: it shares the crowd's turns with its 4 calls.
+    assert turns.sent_before("crowd", 10) == (10 + 4 * 10) + 3

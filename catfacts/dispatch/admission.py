@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from catfacts.errors import ServiceUnavailable
@@ -54,8 +54,7 @@ class Admission:
 
 
 def finish_estimate(
-    n: int,
-    queued: Iterable[int],
+    ahead: int,
     *,
     credit: int,
     limit: int,
@@ -63,12 +62,11 @@ def finish_estimate(
     blocked: float,
     round_trip: float,
 ) -> float:
-    """Seconds until the last of n facts is back, taking turns with the calls `queued`.
+    """Seconds until the last of a call's facts is back, when `ahead` requests (its own last one
+    included) go before it, taking turns (`Turns.sent_before`).
 
-    Round-robin gives every other call one request per turn, so before our n-th request the
-    others send at most min(theirs, n) each. The first `credit` requests go now; the rest go L per
-    window. Other workers sharing a Redis budget are not seen here: the estimate is optimistic.
+    The first `credit` requests go now; the rest go L per window. Other workers sharing a Redis
+    budget are not seen here: the estimate is optimistic.
     """
-    ahead = sum(min(pending, n) for pending in queued) + n
     later = max(ahead - credit, 0)
     return blocked + math.ceil(later / limit) * window + round_trip

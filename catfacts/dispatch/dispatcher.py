@@ -89,7 +89,7 @@ class Dispatcher:
         if n == 0:
             return []
         if deadline is not None:
-            self._admit(n, deadline)
+            self._admit(n, deadline, client)
         loop = asyncio.get_running_loop()
         if not self._calls:
             self._progress_at = loop.time()
@@ -136,11 +136,10 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 return await asyncio.wait_for(asyncio.shield(call.result), quiet_left)
 
-    def _admit(self, n: int, deadline: float) -> None:
+    def _admit(self, n: int, deadline: float, client: str) -> None:
         now = asyncio.get_running_loop().time()
         estimate = finish_estimate(
-            n,
-            (len(call.pending) for call in self._calls),
+            self._calls.sent_before(client, n),
             credit=self._quota.credit,
             limit=self._quota.limit,
             window=self._window,

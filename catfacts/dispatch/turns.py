@@ -47,6 +47,22 @@ class Turns:
                     return call
         return None
 
+    def sent_before(self, client: str, n: int) -> int:
+        """Requests sent until the last of a new call by `client` for n facts, that one included.
+
+        The client's own calls share its turns, so they send min(theirs, n) each; every other
+        client has one turn per turn of this client's, so it sends at most that many.
+        """
+        own_turns = n
+        others: list[int] = []
+        for calls in self._clients:
+            pending = [len(call.pending) for call in calls]
+            if calls[0].client == client:
+                own_turns += sum(min(p, n) for p in pending)
+            else:
+                others.append(sum(pending))
+        return own_turns + sum(min(p, own_turns) for p in others)
+
     def __iter__(self) -> Iterator[Call]:
         return (call for calls in list(self._clients) for call in list(calls))
 
