@@ -19,7 +19,7 @@ import tempfile
 from types import FrameType
 from typing import Any
 
-from catfacts import embedded, logs
+from catfacts import embedded, logs, server_errors
 from catfacts.observe import metrics
 from catfacts.services import EXTENSION, Services
 from catfacts.settings import ConfigError, Settings
@@ -63,6 +63,7 @@ control_socket_disable = True
 def on_starting(server: Any) -> None:
     """In the master, before any worker: check the port, then start the embedded upstream."""
     logs.configure_logging(_settings.log_level)
+    server_errors.install()  # the workers, forked from here, answer gunicorn's refusals in JSON
     for address in server.cfg.address:
         if isinstance(address, tuple):  # a unix socket: gunicorn reports its own errors
             exit_if_taken(*address)

@@ -59,8 +59,13 @@ def register(app: Flask, settings: Settings) -> None:
         if current is None:
             return response
         window = current.limit.get_expiry()
+        try:
+            reset_time = current.window.reset_time
+        except Exception as error:  # the counts' storage (Redis) is gone: answer without them
+            log.warning("no RateLimit fields: the inbound counts cannot be read (%r)", error)
+            return response
         # Seconds until the oldest counted call leaves the window, at most the window.
-        reset = min(max(math.ceil(current.window.reset_time - time.time()), 0), window)
+        reset = min(max(math.ceil(reset_time - time.time()), 0), window)
         response.headers["RateLimit-Policy"] = f'"{POLICY}";q={current.limit.amount};w={window}'
         response.headers["RateLimit"] = f'"{POLICY}";r={current.remaining};t={reset}'
         if response.status_code == 429:

@@ -62,6 +62,14 @@ def _error(description: str) -> dict[str, Any]:
     }
 
 
+def _refused_by_server() -> dict[str, Any]:
+    """What gunicorn itself refuses before the app sees it (`server_errors`), on every path."""
+    return {
+        "414": _error("the request line is longer than 4094 bytes"),
+        "431": _error("too many headers, or one longer than 8190 bytes"),
+    }
+
+
 def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {
@@ -118,6 +126,7 @@ def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[st
             "404": _error("n is not a whole number"),
             "406": _error("Accept allows neither JSON nor NDJSON"),
             "429": refused,
+            **_refused_by_server(),
             "502": _error("the upstream answered, but not with a fact"),
             "503": _error("upstream 429, busy, deadline, shutting down, or Redis unreachable"),
             "504": _error("the upstream timed out, could not be reached, or gave nothing"),
@@ -133,6 +142,7 @@ def _plain(summary: str, content: dict[str, Any], errors: dict[str, str]) -> dic
         "200": {"description": summary, "headers": _ANSWER_HEADERS, "content": content}
     }
     responses.update({status: _error(why) for status, why in errors.items()})
+    responses.update(_refused_by_server())
     return {"get": {"summary": summary, "parameters": [_REQUEST_ID], "responses": responses}}
 
 

@@ -11,7 +11,7 @@ import urllib3
 from flask.testing import FlaskClient
 
 from catfacts.emulator.process import EmulatorProcess
-from tests.support import AppFactory, scrape, start_gunicorn, total
+from tests.support import AppFactory, RedisServer, scrape, start_gunicorn, total
 
 ADDRESS_A = {"REMOTE_ADDR": "127.0.0.2"}
 ADDRESS_B = {"REMOTE_ADDR": "127.0.0.3"}
@@ -83,3 +83,14 @@ def test_two_workers_sharing_redis_enforce_one_limit_per_client(
         assert total(scrape(url), "catfacts_calls_refused_total", reason="inbound_limit") == 4
     finally:
         process.stop()
+
+
+def test_with_redis_gone_calls_go_on_without_the_limit_and_never_a_500(
+    make_app: AppFactory, private_redis: RedisServer
+) -> None:
+    client = make_app(inbound_limit="2/minute", redis_url=private_redis.url).test_client()
+    assert client.get("/cat/0").status_code == 200
+    private_redis.kill()
+    answers = [client.get("/cat/0") for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200] * 3
+    assert "RateLimit" not in answers[0].headers

@@ -9,9 +9,12 @@ from typing import Any, NamedTuple
 
 import pytest
 import schemathesis
+import urllib3
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.config import SchemathesisConfig
+from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -32,6 +35,13 @@ EXAMPLES = 50  # per operation and mode
 def no_internal_error(ctx: Any, response: Any, case: Any) -> None:
     """Documented 502/503/504 answers are part of the description; a 500 never is."""
     assert response.status_code != 500, response.text
+
+
+# Invalid input may also be too long for gunicorn: its 414 and 431 are refusals too.
+REJECTED = [*NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES, "414", "431"]
+CONFIG = SchemathesisConfig.from_dict(
+    {"checks": {"negative_data_rejection": {"expected-statuses": REJECTED}}}
+)
 
 
 class Live(NamedTuple):
@@ -73,7 +83,7 @@ def live(request: pytest.FixtureRequest, emulator_process: EmulatorProcess) -> I
 @pytest.mark.parametrize("mode", list(GenerationMode))
 def test_every_answer_matches_the_description(live: Live, mode: GenerationMode) -> None:
     # schemathesis' own pytest plugin does not run under pytest 9; its strategies do.
-    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{live.url}/openapi.json", config=CONFIG)
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), result.err()  # the description itself is valid
         operation = result.ok()
@@ -107,3 +117,23 @@ def test_the_docs_page_lists_every_operation(client: FlaskClient) -> None:
     assert page.content_type.startswith("text/html")
     assert "/openapi.json" in page.text
     assert page.text.count("<tr>") == 1 + 9
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/cat/1?deadline=" + "9" * 5000, {}, 414),
+        ("/cat/1", {"X-Request-ID": "r" * 9000}, 431),
+        ("/cat/1", {f"X-Many-{i}": "1" for i in range(120)}, 431),
+    ],
+)
+def test_what_gunicorn_refuses_before_the_app_is_json_too(
+    live: Live, path: str, headers: dict[str, str], status: int
+) -> None:
+    response = urllib3.request(
+        "GET", f"{live.url}{path}", headers={**live.headers, **headers}, retries=False
+    )
+    assert response.status == status
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["status"] == status
+    assert response.json()["error"]
