@@ -115,9 +115,10 @@ def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[st
                     "application/json": {"schema": {"type": "array", "items": {"type": "string"}}},
                     "application/x-ndjson": {
                         "schema": {"type": "string"},
-                        "description": "one JSON object per line per fact "
-                        '({"index": 1, "fact": "..."}), then a summary line '
-                        '({"requested": n, "returned": m})',
+                        "description": "with Accept: application/x-ndjson, one JSON object a "
+                        'line: {"index": 3, "fact": "..."} per fact as it arrives, '
+                        '{"progress": {...}} during a long wait, and last {"summary": {...}}, '
+                        'or {"error": "...", "status": 503} when the call failed midway',
                     },
                 },
             },
