@@ -8,7 +8,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,13 +60,28 @@ def emulator(rate: str, latency: float, jitter: float = 0.0) -> Iterator[Emulato
 
 @contextmanager
 def service(
-    upstream: EmulatorControl, rate: str, workers: int = 1, **env: str
+    upstream: EmulatorControl,
+    rate: str,
+    workers: int = 1,
+    *,
+    env: Mapping[str, str] | None = None,
+    connections: int = 2,
 ) -> Iterator[Service]:
-    """gunicorn as documented; at most 2 connections a worker, so callers spread over workers."""
+    """gunicorn as documented; by default at most 2 connections a worker, so callers spread
+    over workers."""
     port = free_port()
-    variables = catfacts_env(CATFACTS_UPSTREAM_URL=upstream.url, CATFACTS_RATE_LIMIT=rate, **env)
+    variables = catfacts_env(
+        CATFACTS_UPSTREAM_URL=upstream.url, CATFACTS_RATE_LIMIT=rate, **(env or {})
+    )
     command = [sys.executable, "-m", "gunicorn", "-c", "python:catfacts.gunicorn_config"]
-    command += ["-w", str(workers), "--worker-connections", "2", "-b", f"127.0.0.1:{port}"]
+    command += [
+        "-w",
+        str(workers),
+        "--worker-connections",
+        str(connections),
+        "-b",
+        f"127.0.0.1:{port}",
+    ]
     process = ServiceProcess(command, variables)
     try:
         process.wait_for_line("serving on")

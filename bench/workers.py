@@ -42,7 +42,7 @@ def main() -> None:
 
 
 def shared_budget(name: str, env: dict[str, str]) -> list[object]:
-    with emulator(RATE, LATENCY) as upstream, service(upstream, RATE, WORKERS, **env) as svc:
+    with emulator(RATE, LATENCY) as upstream, service(upstream, RATE, WORKERS, env=env) as svc:
         rtt = asyncio.run(round_trip(svc))
         wall, exact, refused = asyncio.run(makespan(svc, CALLERS, CALLERS * EACH))
     best = ideal(CALLERS * EACH, rtt)
