@@ -74,14 +74,8 @@ def service(
         CATFACTS_UPSTREAM_URL=upstream.url, CATFACTS_RATE_LIMIT=rate, **(env or {})
     )
     command = [sys.executable, "-m", "gunicorn", "-c", "python:catfacts.gunicorn_config"]
-    command += [
-        "-w",
-        str(workers),
-        "--worker-connections",
-        str(connections),
-        "-b",
-        f"127.0.0.1:{port}",
-    ]
+    command += ["-w", str(workers), "--worker-connections", str(connections)]
+    command += ["-b", f"127.0.0.1:{port}"]
     process = ServiceProcess(command, variables)
     try:
         process.wait_for_line("serving on")
