@@ -24,7 +24,8 @@ import logging
 import math
 from dataclasses import dataclass
 
-from catfacts.upstream import Quota
+from catfacts.errors import UpstreamError
+from catfacts.upstream import Quota, Reply
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,16 @@ def retry_pause(retry_after: int | None, window: float) -> float:
     """How long a `Retry-After` means: a fixed window never needs more than one window, whatever
     it says, and it counts whole seconds rounded down, so one second more."""
     return window if retry_after is None else min(retry_after, math.ceil(window)) + 1.0
+
+
+def heard(outcome: Reply | UpstreamError | None) -> Quota | None:
+    """What an answer says of the quota. A fact without rate headers: the upstream has no limit
+    to tell; an error without them (a proxy's 502, a timeout): it tells nothing."""
+    if isinstance(outcome, Reply):
+        return outcome.quota
+    if outcome is None or outcome.quota is None or outcome.quota.remaining is None:
+        return None
+    return outcome.quota
 
 
 @dataclass(frozen=True)
