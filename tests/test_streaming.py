@@ -105,7 +105,7 @@ def test_a_stream_holds_its_admission_place_until_it_ends(make_app: AppFactory) 
     assert second.status_code == 503
     assert second.json is not None
     assert "CATFACTS_MAX_CALLS" in second.json["error"]
-    assert lines_of(b"".join(first.response))[-1]["summary"]["returned"] == 30
+    assert lines_of(first.get_data())[-1]["summary"]["returned"] == 30
     first.close()
     assert client.get("/cat_async_limited/1", headers=STREAM).status_code == 200
 
@@ -126,7 +126,7 @@ def test_when_the_server_closes_the_body_the_remaining_requests_are_dropped(
     response = app.test_client().get(
         "/cat_async_limited/100", headers={**STREAM, "X-Request-ID": "closer"}, buffered=False
     )
-    body = iter(response.response)
+    body = response.iter_encoded()
     facts = 0
     while facts < 5:
         facts += "fact" in json.loads(next(body))
