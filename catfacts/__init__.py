@@ -12,9 +12,8 @@ from typing import Any
 
 from flask import Flask
 
-from catfacts import embedded, logs
+from catfacts import embedded, logs, page, routes
 from catfacts.errors import register_error_handlers
-from catfacts.routes import bp
 from catfacts.services import EXTENSION, Services
 from catfacts.settings import Settings
 
@@ -27,6 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = Services(settings, upstream_url)
-    app.register_blueprint(bp)
+    app.register_blueprint(routes.bp)
+    app.register_blueprint(page.bp)
     register_error_handlers(app)
     return app
