@@ -12,6 +12,8 @@ $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@# The project itself, editable: the `catfacts` command (serve, and fetch N).
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 run: $(INSTALLED)
