@@ -18,15 +18,14 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import math
-import random
 from collections import deque
 from collections.abc import Callable
 
 from catfacts import logs
-from catfacts.dispatch.admission import finish_estimate
+from catfacts.dispatch.admission import finish_estimate, refuse_if_late
 from catfacts.dispatch.calls import Call, Item
 from catfacts.dispatch.quota import Ticket, UpstreamQuota, heard, retry_pause
+from catfacts.dispatch.retries import ATTEMPTS, BACKOFF, Retries
 from catfacts.errors import (
     CatFactsError,
     ServiceUnavailable,
@@ -40,9 +39,6 @@ from catfacts.upstream import AsyncUpstream, Reply
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 4  # tries per fact before the call fails with the last error
-BACKOFF = 0.2  # seconds before the first retry; doubled at each further one
-MAX_BACKOFF = 5.0
 STALL_WINDOWS = 3  # windows without a fact for anyone, besides two time-outs, before giving up
 PUMP_RESTART = 1.0  # seconds before the pump goes on after an unexpected error
 
@@ -66,10 +62,9 @@ class Dispatcher:
         self._limiter = limiter
         self._window = limiter.rate.window
         self._quota = UpstreamQuota(limiter.rate.limit, self._window)
-        self._attempts = attempts
-        self._backoff = backoff
         self._calls: deque[Call] = deque()
         self._wakeup = asyncio.Event()
+        self._retries = Retries(attempts, backoff, wake=self._wakeup.set)
         self._pump: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._paused_until = 0.0  # to log each pause once, not once per refused request
@@ -157,12 +152,7 @@ class Dispatcher:
             blocked=self._quota.blocked_for(now) or 0.0,
             round_trip=self._round_trip,
         )
-        if estimate > deadline:
-            raise ServiceUnavailable(
-                f"{n} facts would take about {estimate:.1f} s with the calls queued here, "
-                f"more than the {deadline:g} s deadline",
-                retry_after=math.ceil(estimate - deadline),
-            ).detail(estimate=round(estimate, 1), deadline=deadline)
+        refuse_if_late(n, estimate, deadline)
 
     def _end_all(self) -> None:
         for call in list(self._calls):
@@ -266,7 +256,7 @@ class Dispatcher:
                 await self._pause(outcome)
                 call.retry(item)
             else:
-                attempt.retried = self._retry_later(call, item, outcome) and not call.over
+                attempt.retried = self._retries.later(call, item, outcome) and not call.over
         except CatFactsError as error:  # the limiter failed: end the call, never lose the item
             call.fail(error)
         except Exception as error:
@@ -320,24 +310,6 @@ class Dispatcher:
         self._paused_until = max(self._paused_until, until)
         await self._limiter.pause(seconds)
         self._quota.unsure()
-
-    def _retry_later(self, call: Call, item: Item, error: UpstreamError) -> bool:
-        """Send `item` again after a backoff (True), or fail the call after the last attempt."""
-        item.attempts += 1
-        if item.attempts >= self._attempts:
-            log.warning("fact #%d failed %d times: %s", item.index, item.attempts, error.message)
-            call.fail(error)
-            return False
-        delay = min(self._backoff * 2 ** (item.attempts - 1), MAX_BACKOFF) * random.uniform(
-            0.5, 1.5
-        )
-        log.info("fact #%d failed (%s); retry in %.2f s", item.index, error.message, delay)
-        asyncio.get_running_loop().call_later(delay, self._requeue, call, item)
-        return True
-
-    def _requeue(self, call: Call, item: Item) -> None:
-        call.retry(item)
-        self._wakeup.set()
 
 
 def _pump_ended(pump: asyncio.Task[None]) -> None:
