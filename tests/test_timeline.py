@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from catfacts.emulator.process import EmulatorProcess
+from catfacts.observe.timeline import Timeline
 
 ROUTES = {"one_by_one": "/cat", "all_at_once": "/cat_async", "limited": "/cat_async_limited"}
 
@@ -119,3 +120,17 @@ def test_a_bad_trace_value_is_a_400(client: FlaskClient) -> None:
     assert response.status_code == 400
     assert response.json is not None
     assert "trace must be 1 or 0" in response.json["error"]
+
+
+def test_a_wait_that_goes_on_for_the_same_reason_is_one_wait() -> None:
+    timeline = Timeline("limited", 40, "waits", (20, 1.0))
+    heard: list[tuple[float, float, str]] = []
+    timeline.wait_listener = lambda start, end, reason: heard.append((start, end, reason))
+    start = timeline.start
+    timeline.waited(start + 0.010, start + 0.040, "credit")
+    timeline.waited(start + 0.040, start + 0.060, "credit")  # woken by an answer, waits again
+    timeline.waited(start + 0.060, start + 1.000, "window")
+    timeline.waited(start + 1.500, start + 1.600, "window")  # later: another wait
+    waits = [(w["start_ms"], w["end_ms"], w["reason"]) for w in timeline.to_json()["waits"]]
+    assert waits == [(10.0, 60.0, "credit"), (60.0, 1000.0, "window"), (1500.0, 1600.0, "window")]
+    assert heard[1] == (start + 0.010, start + 0.060, "credit")  # the longer wait, told again

@@ -25,6 +25,7 @@ ERROR = "error"  # 5xx, a malformed answer, a timeout, no connection
 CANCELLED = "cancelled"  # the call ended (hang-up, deadline, shutdown) before the answer came
 
 _clock = time.monotonic
+CONTIGUOUS = 0.001  # seconds between two waits that are really one
 
 
 class Attempt:
@@ -108,7 +109,17 @@ class Timeline:
             self.listener(attempt)
 
     def waited(self, start: float, end: float, reason: str) -> None:
-        """The call could send nothing from `start` to `end`, because of `reason`."""
+        """The call could send nothing from `start` to `end`, because of `reason`.
+
+        The dispatcher wakes at every answer and waits again: a wait for the same reason that
+        follows on from the last one extends it, so a window's wait is one wait, not twenty (a
+        listener hears the longer wait again, with the same start).
+        """
+        if self.waits:
+            first, last, last_reason = self.waits[-1]
+            if last_reason == reason and first <= start <= last + CONTIGUOUS:
+                self.waits.pop()
+                start, end = first, max(last, end)
         self.waits.append((start, end, reason))
         if self.wait_listener is not None:
             self.wait_listener(start, end, reason)
