@@ -27,6 +27,7 @@ from catfacts.client import PATHS, ServiceError, stream_facts
 
 FAILED = 1  # the service answered with an error, or the call failed midway
 UNREACHABLE = 3  # no answer at all, or the connection broke (click uses 2 for a usage error)
+INTERRUPTED = 130  # Ctrl-C, as shells report it
 DEFAULT_URL = "http://127.0.0.1:5000"
 
 
@@ -78,6 +79,10 @@ def fetch(n: int, strategy: str, url: str) -> None:
                     summary = line["summary"]
         except ServiceError as error:
             failure = error
+        except KeyboardInterrupt:
+            progress.stop()
+            errors.print("catfacts: interrupted; the service drops the requests still queued")
+            sys.exit(INTERRUPTED)
     for index in sorted(facts):
         click.echo(facts[index])
     if failure is not None:

@@ -68,7 +68,7 @@ def cat(n: int) -> Response:
     def facts(timeline: Timeline) -> Iterator[str]:
         return one_by_one(services.sync_upstream, n, timeline, interrupted)
 
-    return _serve(Call(n, "one_by_one", _rate(), in_thread=facts))
+    return _serve(Run(n, "one_by_one", _rate(), in_thread=facts))
 
 
 @bp.get("/cat_async/<int:n>")
@@ -79,7 +79,7 @@ def cat_async(n: int) -> Response:
     def work(timeline: Timeline, on_fact: OnFact | None) -> Coroutine[Any, Any, list[str]]:
         return fetch_all_at_once(upstream, n, timeline, on_fact)
 
-    return _serve(Call(n, "all_at_once", _rate(), on_loop=work, timeout=upstream.timeout))
+    return _serve(Run(n, "all_at_once", _rate(), on_loop=work, timeout=upstream.timeout))
 
 
 @bp.get("/cat_async_limited/<int:n>")
@@ -95,11 +95,11 @@ def cat_async_limited(n: int) -> Response:
     def admit() -> Coroutine[Any, Any, None]:
         return dispatcher.admit(n, deadline)
 
-    return _serve(Call(n, "limited", dispatcher.rate, on_loop=work, admit=admit))
+    return _serve(Run(n, "limited", dispatcher.rate, on_loop=work, admit=admit))
 
 
-class Call:
-    """One fact call as a view sets it up: its strategy, run in this thread or on the loop."""
+class Run:
+    """One fact call as a view runs it: its strategy, in this thread or on the background loop."""
 
     def __init__(
         self,
@@ -150,7 +150,7 @@ class Call:
         return FactStream(source.events(), timeline, trace, close)
 
 
-def _serve(call: Call) -> Response:
+def _serve(call: Run) -> Response:
     """Check n, let the call in (or refuse it at once), fetch, and answer."""
     services, n = current_services(), call.n
     if n > services.settings.max_facts:
@@ -178,7 +178,7 @@ def _serve(call: Call) -> Response:
     return response
 
 
-def _stream(call: Call, trace: bool) -> Response:
+def _stream(call: Run, trace: bool) -> Response:
     """Hold an admission place until the stream ends, however it ends."""
     held = ExitStack()
     held.enter_context(current_services().admission.admit())

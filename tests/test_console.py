@@ -10,16 +10,18 @@ import importlib
 import os
 import pty
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from catfacts.emulator.process import EmulatorProcess
-from tests.support import StartService, catfacts_env, closed_port_url
+from tests.support import StartService, catfacts_env, closed_port_url, wait_until
 
 CATFACTS = [sys.executable, "-m", "catfacts"]
 SUMMARY = re.compile(
@@ -178,3 +180,24 @@ def test_the_project_installs_a_catfacts_script_that_runs_the_command_line() -> 
     project = tomllib.loads(Path("pyproject.toml").read_text())
     module, _, function = project["project"]["scripts"]["catfacts"].partition(":")
     assert getattr(importlib.import_module(module), function).__module__ == "catfacts.console"
+
+
+def test_ctrl_c_is_one_line_exit_130_and_the_service_stops_spending(
+    running_service: StartService, emulator: EmulatorProcess
+) -> None:
+    url, _ = running_service()
+    command = [*CATFACTS, "fetch", "200", "--url", url]
+    with subprocess.Popen(
+        command, env=catfacts_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        wait_until(lambda: emulator.control.stats()["total"] >= 20)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=10)
+    interrupted_at = time.monotonic()
+    assert process.returncode == 130
+    assert stderr.splitlines() == [
+        "catfacts: interrupted; the service drops the requests still queued"
+    ]
+    time.sleep(1.5)  # a window and a half: the next burst would have come
+    assert max(at for at, _ in emulator.control.arrivals()) < interrupted_at + 0.5
+    assert emulator.control.stats()["total"] < 200

@@ -106,6 +106,26 @@ def test_the_page_runs_all_three_for_30_and_draws_30_rows_each_with_429s_in_thei
     assert "ideal" in limited.locator(".stats").inner_text()
 
 
+def test_a_long_run_draws_as_it_goes(running_service: StartService, browser: Page) -> None:
+    url, _ = running_service()
+    browser.goto(url)
+    browser.fill("#n", "70")  # 70 at 20 a second: three windows to wait
+    browser.select_option("#strategy", "limited")
+    browser.click("#run")
+    lane = browser.locator('.lane[data-strategy="limited"]')
+    browser.wait_for_function(
+        """() => {
+            const lane = document.querySelector('.lane[data-strategy="limited"]');
+            return lane && lane.querySelectorAll('.bar.ok').length >= 20;
+        }""",
+        timeout=10_000,
+    )
+    assert lane.get_attribute("data-state") == "running"  # drawn before the call ended
+    assert lane.locator(".pending").count() > 0  # the facts still queued, growing with time
+    browser.wait_for_selector("body[data-finished]", timeout=30_000)
+    assert lane.locator(".bar.ok").count() == 70
+
+
 def test_a_refused_run_shows_the_services_error(
     running_service: StartService, browser: Page
 ) -> None:
