@@ -1,7 +1,8 @@
 """catfacts: fetch N facts from a rate-limited upstream, three ways side by side.
 
 `create_app()` is the one entry point: it reads the settings, starts the embedded Cat Facts API
-when no upstream is configured, and registers the routes and the JSON error handlers.
+when no upstream is configured, and registers the routes, the page at `/` and the JSON error
+handlers.
 """
 
 from __future__ import annotations
