@@ -209,7 +209,8 @@
     frame = 0;
     const scale = Math.max(...lanes.map((lane) => lane.extent()), 1) * 1.04;
     lanes.forEach((lane) => lane.render(scale));
-    if (lanes.some((lane) => lane.live)) schedule();
+    // While a call runs, its clock and queued bars grow: ten frames a second is smooth enough.
+    if (lanes.some((lane) => lane.live)) setTimeout(schedule, 100);
   }
 
   function schedule() {
