@@ -1,7 +1,8 @@
 """catfacts: fetch N facts from a rate-limited upstream, three ways side by side.
 
 `create_app()` is the one entry point: it reads the settings, starts the embedded Cat Facts API
-when no upstream is configured, and registers the routes and the JSON error handlers.
+when no upstream is configured, and registers the routes, the page at `/` and the JSON error
+handlers.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from typing import Any
 
 from flask import Flask
 
-from catfacts import embedded, logs
+from catfacts import embedded, logs, page, routes
 from catfacts.errors import register_error_handlers
-from catfacts.routes import bp
 from catfacts.services import EXTENSION, Services
 from catfacts.settings import Settings
 
@@ -27,6 +27,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = Services(settings, upstream_url)
-    app.register_blueprint(bp)
+    app.register_blueprint(routes.bp)
+    app.register_blueprint(page.bp)
     register_error_handlers(app)
     return app

@@ -1,0 +1,1 @@
+"""Watching what happens: each call's timeline of upstream requests and limiter waits."""
