@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean redis-server
+.PHONY: install run test lint bench clean redis-server chromium
 
 install: $(INSTALLED)
 
@@ -12,12 +12,14 @@ $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@# The project itself, editable: the `catfacts` command (serve, and fetch N).
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 run: $(INSTALLED)
 	$(BIN)/python -m catfacts
 
-test: $(INSTALLED) redis-server
+test: $(INSTALLED) redis-server chromium
 	$(BIN)/python -m pytest
 
 # The tests start a private redis-server of their own; Debian's package provides the binary.
@@ -30,6 +32,18 @@ redis-server:
 	  else \
 	    echo "WARNING: redis-server is missing and cannot be installed here;" \
 	      "the Redis tests will be skipped (CI=true makes them fail)"; \
+	  fi; }
+
+# The page's tests drive a real browser: Debian's chromium, through Playwright (no download).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium package for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else \
+	    echo "WARNING: chromium is missing and cannot be installed here;" \
+	      "the browser tests will be skipped (CI=true makes them fail)"; \
 	  fi; }
 
 lint: $(INSTALLED)

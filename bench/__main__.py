@@ -6,7 +6,7 @@ import importlib
 import logging
 import sys
 
-SECTIONS = ["strategies", "limited", "workers", "load", "dialects", "fairness"]
+SECTIONS = ["strategies", "limited", "workers", "timelines", "load", "dialects", "fairness"]
 
 logging.basicConfig(level=logging.WARNING)
 for name in sys.argv[1:] or SECTIONS:

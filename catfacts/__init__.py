@@ -1,7 +1,8 @@
 """catfacts: fetch N facts from a rate-limited upstream, three ways side by side.
 
 `create_app()` is the one entry point: it reads the settings, starts the embedded Cat Facts API
-when no upstream is configured, and registers the routes and the JSON error handlers.
+when no upstream is configured, and registers the routes, the page at `/` and the JSON error
+handlers.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from typing import Any
 
 from flask import Flask
 
-from catfacts import access, embedded, inbound, logs, openapi
+from catfacts import access, embedded, inbound, logs, openapi, page, routes
 from catfacts.errors import register_error_handlers
 from catfacts.observe import endpoints
-from catfacts.routes import bp
 from catfacts.services import EXTENSION, Services
 from catfacts.settings import Settings
 
@@ -28,7 +28,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = Services(settings, upstream_url)
-    app.register_blueprint(bp)
+    app.register_blueprint(routes.bp)
+    app.register_blueprint(page.bp)
     access.register(app)
     inbound.register(app, settings)
     endpoints.register(app)

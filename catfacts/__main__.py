@@ -1,3 +1,3 @@
-from catfacts.cli import main
+from catfacts.console import run
 
-main()
+run()

@@ -71,7 +71,7 @@ class BackgroundLoop:
                         raise UpstreamTimeout(
                             f"the call did not finish within {timeout:g} s"
                         ) from None
-                    if not self._responsive():
+                    if not self.responsive():
                         raise ServiceUnavailable("the background loop is not responding") from None
         except concurrent.futures.CancelledError:
             raise ServiceUnavailable("the service is shutting down") from None
@@ -85,7 +85,8 @@ class BackgroundLoop:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(callback, *args)
 
-    def _responsive(self) -> bool:
+    def responsive(self) -> bool:
+        """Does the loop run a trivial task within the liveness bound?"""
         try:
             self.submit(asyncio.sleep(0)).result(self._liveness)
         except (TimeoutError, concurrent.futures.CancelledError, RuntimeError):

@@ -70,6 +70,14 @@ def _refused_by_server() -> dict[str, Any]:
     }
 
 
+_FACTS = {"type": "array", "items": {"type": "string"}}
+_TRACED = {
+    "type": "object",
+    "required": ["facts", "trace"],
+    "properties": {"facts": _FACTS, "trace": {"type": "object"}},
+}
+
+
 def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {
@@ -79,6 +87,14 @@ def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[st
             "schema": {"type": "integer", "minimum": 0, "maximum": settings.max_facts},
         },
         _REQUEST_ID,
+        {
+            "name": "trace",
+            "in": "query",
+            "required": False,
+            "description": "1 adds the call's timeline: the JSON answer becomes "
+            '{"facts": [...], "trace": {...}}, and an error carries its trace too',
+            "schema": {"type": "string", "enum": ["1", "0", "true", "false"]},
+        },
     ]
     if strategy == "limited":
         parameters.append(
@@ -112,7 +128,7 @@ def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[st
                 "description": "the facts",
                 "headers": fact_headers,
                 "content": {
-                    "application/json": {"schema": {"type": "array", "items": {"type": "string"}}},
+                    "application/json": {"schema": {"oneOf": [_FACTS, _TRACED]}},
                     "application/x-ndjson": {
                         "schema": {"type": "string"},
                         "description": "with Accept: application/x-ndjson, one JSON object a "
@@ -122,7 +138,9 @@ def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[st
                     },
                 },
             },
-            "400": _error("n above CATFACTS_MAX_FACTS, a bad deadline or a hostile header"),
+            "400": _error(
+                "n above CATFACTS_MAX_FACTS, a bad deadline or trace, or a hostile header"
+            ),
             "401": _error("API keys are configured and none valid was sent"),
             "404": _error("n is not a whole number"),
             "406": _error("Accept allows neither JSON nor NDJSON"),
@@ -168,6 +186,9 @@ def describe(settings: Settings) -> dict[str, Any]:
         for path, (strategy, summary) in _STRATEGIES.items()
     }
     paths |= {
+        "/": _plain(
+            "the waterfall page: run the strategies, watch their requests", html_text, bad_id
+        ),
         "/hello/": _plain("a greeting (as Flask answers a string)", html_text, bad_id),
         "/healthz": _plain("the process answers", health, bad_id),
         "/readyz": _plain(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +17,16 @@ from catfacts import create_app
 from catfacts.emulator import EmulatorConfig
 from catfacts.emulator.process import EmulatorProcess
 from catfacts.services import EXTENSION
-from tests.support import Api, AppFactory, RedisServer
+from tests.support import (
+    Api,
+    AppFactory,
+    RedisServer,
+    ServiceProcess,
+    StartService,
+    catfacts_env,
+    free_port,
+    wait_for_http,
+)
 
 # --- The emulated Cat Facts API ---------------------------------------------------------------
 
@@ -123,3 +133,30 @@ def private_redis(redis_binary: str) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.kill()
+
+
+# --- The service as `make run` serves it ------------------------------------------------------
+
+
+@pytest.fixture
+def running_service(emulator: EmulatorProcess) -> Iterator[StartService]:
+    """Starts `python -m catfacts` against the test emulator (20/second); stops it after."""
+    started: list[ServiceProcess] = []
+
+    def start(**env: str) -> tuple[str, ServiceProcess]:
+        port = free_port()
+        variables = {
+            "CATFACTS_UPSTREAM_URL": emulator.url,
+            "CATFACTS_RATE_LIMIT": EMULATOR_DEFAULTS.rate_limit,
+            "CATFACTS_PORT": str(port),
+            **env,
+        }
+        service = ServiceProcess([sys.executable, "-m", "catfacts"], catfacts_env(**variables))
+        started.append(service)
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/hello/")
+        return url, service
+
+    yield start
+    for service in started:
+        service.stop()

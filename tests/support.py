@@ -24,6 +24,12 @@ class AppFactory(Protocol):
     def __call__(self, **overrides: Any) -> Flask: ...
 
 
+class StartService(Protocol):
+    """Starts `python -m catfacts` with more environment variables; returns its URL and process."""
+
+    def __call__(self, **env: str) -> tuple[str, ServiceProcess]: ...
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -15,7 +16,7 @@ from catfacts.emulator.process import (
     EmulatorProcess,
     max_in_any_window,
 )
-from tests.support import Api
+from tests.support import Api, wait_until
 
 ROOMY = "1000/second"  # for tests that make more requests than the default limit allows
 
@@ -140,6 +141,18 @@ def test_reset_clears_counts_arrivals_and_windows_but_not_settings(
     assert emulator.control.arrivals() == []
     assert api.get("/fact").status == 200
     assert emulator.control.config()["latency"] == 0.01
+
+
+def test_an_answer_still_owed_at_a_reset_is_not_counted_after_it(
+    api: Api, emulator: EmulatorProcess
+) -> None:
+    emulator.control.configure(slow_rate=1.0, slow_seconds=0.5)
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(api.get, "/fact", request_id="before-reset")
+        wait_until(lambda: len(emulator.control.arrivals()) == 1)
+        emulator.control.reset()
+        assert slow.result().status == 200
+    assert emulator.control.stats()["total"] == 0
 
 
 # --- Admin configuration ---------------------------------------------------------------------

@@ -8,6 +8,12 @@ from collections.abc import Callable
 
 from catfacts.dispatch.calls import Call
 from catfacts.dispatch.turns import Turns
+from catfacts.observe.timeline import Timeline
+
+
+def new_call(n: int, request_id: str, *, client: str) -> Call:
+    """A call of `client`'s, with a timeline nobody reads."""
+    return Call(n, request_id, Timeline("limited", n, request_id, (10, 1.0)), client=client)
 
 
 def on_loop(test: Callable[[], None]) -> Callable[[], None]:
@@ -38,15 +44,15 @@ def served(turns: Turns, count: int) -> Counter[str]:
 def test_a_client_with_many_calls_gets_the_same_turns_as_one_with_a_single_call() -> None:
     turns = Turns()
     for _ in range(50):
-        turns.add(Call(100, "many", client="10.0.0.1"))
-    turns.add(Call(100, "one", client="10.0.0.2"))
+        turns.add(new_call(100, "many", client="10.0.0.1"))
+    turns.add(new_call(100, "one", client="10.0.0.2"))
     assert served(turns, 100) == {"10.0.0.1": 50, "10.0.0.2": 50}
 
 
 @on_loop
 def test_a_clients_own_calls_take_turns_between_them() -> None:
     turns = Turns()
-    calls = [Call(10, f"call-{i}", client="same") for i in range(3)]
+    calls = [new_call(10, f"call-{i}", client="same") for i in range(3)]
     for call in calls:
         turns.add(call)
     served(turns, 9)
@@ -56,7 +62,7 @@ def test_a_clients_own_calls_take_turns_between_them() -> None:
 @on_loop
 def test_a_client_with_nothing_queued_is_skipped_and_removed_when_done() -> None:
     turns = Turns()
-    idle, busy = Call(1, "idle", client="a"), Call(5, "busy", client="b")
+    idle, busy = new_call(1, "idle", client="a"), new_call(5, "busy", client="b")
     turns.add(idle)
     turns.add(busy)
     idle.pending.clear()
@@ -72,8 +78,8 @@ def test_a_client_with_nothing_queued_is_skipped_and_removed_when_done() -> None
 def test_a_new_call_waits_for_its_own_clients_calls_and_one_turn_of_each_other_client() -> None:
     turns = Turns()
     for _ in range(4):
-        turns.add(Call(100, "crowd", client="crowd"))
-    turns.add(Call(3, "small", client="other"))
+        turns.add(new_call(100, "crowd", client="crowd"))
+    turns.add(new_call(3, "small", client="other"))
     # A newcomer: its 10 turns, the crowd's 10, and the small call's 3.
     assert turns.sent_before("new", 10) == 10 + 10 + 3
     # One more call of the crowd's: it shares the crowd's turns with its 4 calls.

@@ -70,3 +70,14 @@ def finish_estimate(
     """
     later = max(ahead - credit, 0)
     return blocked + math.ceil(later / limit) * window + round_trip
+
+
+def refuse_if_late(n: int, estimate: float, deadline: float) -> None:
+    """A 503 now, before anything is spent, for a call that would miss its deadline."""
+    if estimate > deadline:
+        metrics.refused("deadline")
+        raise ServiceUnavailable(
+            f"{n} facts would take about {estimate:.1f} s with the calls queued here, "
+            f"more than the {deadline:g} s deadline",
+            retry_after=math.ceil(estimate - deadline),
+        ).detail(estimate=round(estimate, 1), deadline=deadline)

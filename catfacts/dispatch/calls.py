@@ -8,29 +8,49 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from catfacts.errors import CatFactsError
+from catfacts.observe.timeline import Timeline
 
 
 @dataclass
 class Item:
-    """One fact still to fetch: its position in the call and the failed attempts so far."""
+    """One fact still to fetch: its position in the call, its failed attempts and sends so far,
+    and since when it has waited to be sent (loop time)."""
 
     index: int
+    queued: float
     attempts: int = 0
+    sends: int = 0
 
 
 class Call:
-    """n facts for one caller; `result` resolves with all n in order, or with the error."""
+    """n facts for one caller; `result` resolves with all n in order, or with the error.
 
-    def __init__(self, n: int, request_id: str, client: str = "") -> None:
+    Its `timeline` records every request sent for it and every wait while it had some queued;
+    `on_fact(index, fact)`, if given, hears of each fact as it arrives (a streamed answer).
+    """
+
+    def __init__(
+        self,
+        n: int,
+        request_id: str,
+        timeline: Timeline,
+        on_fact: Callable[[int, str], None] | None = None,
+        client: str = "",
+    ) -> None:
         self.n = n
         self.request_id = request_id
         self.client = client  # whose turn it takes (`turns`)
-        self.pending: deque[Item] = deque(Item(index) for index in range(1, n + 1))
-        self.result: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self.timeline = timeline
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        self.pending: deque[Item] = deque(Item(index, now) for index in range(1, n + 1))
+        self.result: asyncio.Future[list[str]] = loop.create_future()
         self._facts: dict[int, str] = {}
+        self._on_fact = on_fact
 
     @property
     def fetched(self) -> int:
@@ -48,6 +68,8 @@ class Call:
         if self.over:
             return
         self._facts[item.index] = fact
+        if self._on_fact is not None:
+            self._on_fact(item.index, fact)
         if len(self._facts) == self.n:
             self.result.set_result([self._facts[i] for i in range(1, self.n + 1)])
 
@@ -55,6 +77,11 @@ class Call:
         """Put `item` back at the front of the queue, unless the call is over."""
         if not self.over:
             self.pending.appendleft(item)
+
+    def waited(self, start: float, end: float, reason: str) -> None:
+        """The dispatcher could send nothing from `start` to `end`: a wait, if ours were queued."""
+        if self.pending and not self.over:
+            self.timeline.waited(start, end, reason)
 
     def fail(self, error: CatFactsError) -> None:
         """End the call with `error`; what is still queued is dropped, never sent."""

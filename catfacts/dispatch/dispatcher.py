@@ -18,14 +18,14 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import math
-import random
+from collections.abc import Callable
 
 from catfacts import logs
-from catfacts.dispatch.admission import finish_estimate
+from catfacts.dispatch.admission import finish_estimate, refuse_if_late
 from catfacts.dispatch.calls import Call, Item
 from catfacts.dispatch.learning import RateLearner
-from catfacts.dispatch.quota import Ticket, UpstreamQuota, wait_for_reset
+from catfacts.dispatch.quota import Ticket, UpstreamQuota, heard, wait_for_reset
+from catfacts.dispatch.retries import ATTEMPTS, BACKOFF, Retries
 from catfacts.dispatch.turns import Turns
 from catfacts.errors import (
     CatFactsError,
@@ -34,18 +34,19 @@ from catfacts.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
-from catfacts.limiter import Limiter, Slot, StateLost
+from catfacts.limiter import Limiter, Slot, StateLost, Wait
 from catfacts.observe import metrics
+from catfacts.observe.timeline import Attempt, Timeline
 from catfacts.upstream.client import AsyncUpstream, Reply
-from catfacts.upstream.headers import Quota
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 4  # tries per fact before the call fails with the last error
-BACKOFF = 0.2  # seconds before the first retry; doubled at each further one
-MAX_BACKOFF = 5.0
 STALL_WINDOWS = 3  # windows without a fact for anyone, besides two time-outs, before giving up
 PUMP_RESTART = 1.0  # seconds before the pump goes on after an unexpected error
+
+# Why nothing could be sent, as the timelines say it (the limiter's own reasons besides).
+AWAITING_CREDIT = "the upstream's answer, to know what remains"
+NONE_REMAIN = "the upstream's next window: none remain in this one"
 
 
 class Dispatcher:
@@ -65,10 +66,9 @@ class Dispatcher:
         # What the upstream announces sets the rate; by default the limiter's is the ceiling.
         self._learner = learner or RateLearner(limiter.rate)
         self._quota = UpstreamQuota(self._learner.limit, self._learner.window)
-        self._attempts = attempts
-        self._backoff = backoff
         self._calls = Turns()
         self._wakeup = asyncio.Event()
+        self._retries = Retries(attempts, backoff, wake=self._wakeup.set)
         self._pump: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._paused_until = 0.0  # to log each pause once, not once per refused request
@@ -76,24 +76,32 @@ class Dispatcher:
         self._progress_at = 0.0  # loop time of the last fact, or of work arriving when idle
         self._round_trip = upstream.timeout / 10  # a moving average, for estimates only
 
-    async def fetch(self, n: int, deadline: float | None = None, client: str = "") -> list[str]:
+    async def fetch(
+        self,
+        n: int,
+        deadline: float | None = None,
+        timeline: Timeline | None = None,
+        on_fact: Callable[[int, str], None] | None = None,
+        client: str = "",
+    ) -> list[str]:
         """Exactly n facts for one caller, or an error saying what happened and how far it got.
 
         With a `deadline`, a call the queue cannot serve in time is refused before it spends
         anything. A call let in is never failed for time while the dispatcher gets facts: only
-        when no fact came back for anyone for `_stall` seconds. Turns go round `client`s first.
+        when no fact came back for anyone for `_stall` seconds. `timeline` records its requests
+        and waits; `on_fact(index, fact)` hears of each fact as it arrives. Turns go round
+        `client`s first, then round each client's calls.
         """
-        if self._closing:
-            metrics.refused("shutting_down")
-            raise ServiceUnavailable("the service is shutting down", retry_after=1)
+        await self.admit(n, deadline, client)
         if n == 0:
             return []
-        if deadline is not None:
-            self._admit(n, deadline, client)
         loop = asyncio.get_running_loop()
         if not self._calls:
             self._progress_at = loop.time()
-        call = Call(n, logs.request_id.get(), client)
+        request_id = logs.request_id.get()
+        if timeline is None:
+            timeline = Timeline("limited", n, request_id, (self._quota.limit, self._window))
+        call = Call(n, request_id, timeline, on_fact, client)
         self._calls.add(call)
         self._start_pump()
         self._wakeup.set()
@@ -102,6 +110,7 @@ class Dispatcher:
         finally:
             call.abandon()
             self._calls.remove(call)
+            timeline.limit = self._quota.limit  # lower if the upstream announced a lower one
 
     def drain(self, grace: float) -> None:
         """Shutdown: take no new call, and end the calls still running after `grace` seconds."""
@@ -109,11 +118,6 @@ class Dispatcher:
             return
         self._closing = True
         asyncio.get_running_loop().call_later(grace, self._end_all)
-
-    @property
-    def pump_alive(self) -> bool:
-        """For readiness: the pump runs, or has had nothing to do yet."""
-        return self._pump is None or not self._pump.done()
 
     @property
     def _window(self) -> float:
@@ -136,7 +140,27 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 return await asyncio.wait_for(asyncio.shield(call.result), quiet_left)
 
-    def _admit(self, n: int, deadline: float, client: str) -> None:
+    @property
+    def rate(self) -> tuple[int, float]:
+        """The limit in force (lower than configured if the upstream said so) and the window."""
+        return self._quota.limit, self._window
+
+    @property
+    def pump_alive(self) -> bool:
+        """For readiness: the pump runs, or has had nothing to do yet."""
+        return self._pump is None or not self._pump.done()
+
+    async def admit(self, n: int, deadline: float | None, client: str = "") -> None:
+        """Refuse now (503) a call that cannot finish within `deadline`, or any during shutdown.
+
+        `fetch` asks this itself; a streamed answer asks first, so that a refusal keeps its
+        status. (A coroutine, so that other threads run it on the loop, which owns the queue.)
+        """
+        if self._closing:
+            metrics.refused("shutting_down")
+            raise ServiceUnavailable("the service is shutting down", retry_after=1)
+        if deadline is None or n == 0:
+            return
         now = asyncio.get_running_loop().time()
         estimate = finish_estimate(
             self._calls.sent_before(client, n),
@@ -146,13 +170,7 @@ class Dispatcher:
             blocked=self._quota.blocked_for(now) or 0.0,
             round_trip=self._round_trip,
         )
-        if estimate > deadline:
-            metrics.refused("deadline")
-            raise ServiceUnavailable(
-                f"{n} facts would take about {estimate:.1f} s with the calls queued here, "
-                f"more than the {deadline:g} s deadline",
-                retry_after=math.ceil(estimate - deadline),
-            ).detail(estimate=round(estimate, 1), deadline=deadline)
+        refuse_if_late(n, estimate, deadline)
 
     def _end_all(self) -> None:
         for call in list(self._calls):
@@ -185,11 +203,14 @@ class Dispatcher:
             return
         blocked = self._quota.blocked_for(loop.time())
         if blocked != 0.0:
+            began = loop.time()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), blocked)
+            reason = AWAITING_CREDIT if blocked is None else NONE_REMAIN
+            self._waited(began, loop.time(), reason)
             return
         try:
-            slot = await self._limiter.acquire()
+            slot = await self._limiter.acquire(self._waiting)
         except StateLost as lost:
             log.warning("%s: waiting %g s, then probing the upstream", lost, self._window)
             self._quota.unsure(not_before=loop.time() + self._window)
@@ -208,6 +229,16 @@ class Dispatcher:
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
+    def _waiting(self, wait: Wait) -> None:
+        now = asyncio.get_running_loop().time()
+        self._waited(now, now + wait.seconds, wait.reason)
+
+    def _waited(self, start: float, end: float, reason: str) -> None:
+        """Nothing could be sent from `start` to `end`: every call with facts queued waited."""
+        if end - start >= 0.001:  # a sub-millisecond wait is scheduling, not the limiter
+            for call in self._calls:
+                call.waited(start, end, reason)
+
     def _fail_queued(self, error: ServiceUnavailable) -> None:
         """No limiter, no sending: end every waiting call now rather than let it hang.
 
@@ -221,17 +252,22 @@ class Dispatcher:
 
     async def _send(self, call: Call, item: Item, slot: Slot, ticket: Ticket) -> None:
         logs.request_id.set(call.request_id)
+        item.sends += 1
+        attempt = call.timeline.attempt(item.index, item.sends, item.queued)
         try:
-            outcome = await self._exchange(item, logs.detail_level(call.n), slot, ticket)
+            outcome = await self._exchange(item, logs.detail_level(call.n), slot, ticket, attempt)
             if isinstance(outcome, Reply):
                 self._progress_at = asyncio.get_running_loop().time()
                 call.deliver(item, outcome.fact)
-            elif isinstance(outcome, UpstreamRateLimited):
+                return
+            item.queued = asyncio.get_running_loop().time()
+            if isinstance(outcome, UpstreamRateLimited):
+                attempt.retried = not call.over
                 await self._pause(outcome)
                 metrics.retried("rate_limited")
                 call.retry(item)
             else:
-                self._retry_later(call, item, outcome)
+                attempt.retried = self._retries.later(call, item, outcome) and not call.over
         except CatFactsError as error:  # the limiter failed: end the call, never lose the item
             call.fail(error)
         except Exception as error:
@@ -241,7 +277,7 @@ class Dispatcher:
             self._wakeup.set()
 
     async def _exchange(
-        self, item: Item, level: int, slot: Slot, ticket: Ticket
+        self, item: Item, level: int, slot: Slot, ticket: Ticket, attempt: Attempt
     ) -> Reply | UpstreamError:
         """Send one request; the limiter and the quota hear of it whatever happens."""
         outcome: Reply | UpstreamError | None = None
@@ -249,13 +285,13 @@ class Dispatcher:
         sent = loop.time()
         try:
             with metrics.slot_in_flight():
-                outcome = await self._upstream.fetch_fact(item.index, level)
+                outcome = await self._upstream.fetch_fact(item.index, level, attempt)
         except UpstreamError as error:
             outcome = error
         finally:
             await self._release(slot)
             now = loop.time()
-            self._quota.answered(ticket, _heard(outcome), now)
+            self._quota.answered(ticket, heard(outcome), now)
         self._round_trip += (now - sent - self._round_trip) / 8
         quota = outcome.quota if outcome is not None else None
         refused = isinstance(outcome, UpstreamRateLimited)
@@ -285,34 +321,7 @@ class Dispatcher:
         await self._limiter.pause(seconds)
         self._quota.unsure()
 
-    def _retry_later(self, call: Call, item: Item, error: UpstreamError) -> None:
-        item.attempts += 1
-        if item.attempts >= self._attempts:
-            log.warning("fact #%d failed %d times: %s", item.index, item.attempts, error.message)
-            call.fail(error)
-            return
-        delay = min(self._backoff * 2 ** (item.attempts - 1), MAX_BACKOFF) * random.uniform(
-            0.5, 1.5
-        )
-        log.info("fact #%d failed (%s); retry in %.2f s", item.index, error.message, delay)
-        metrics.retried("failed")
-        asyncio.get_running_loop().call_later(delay, self._requeue, call, item)
-
-    def _requeue(self, call: Call, item: Item) -> None:
-        call.retry(item)
-        self._wakeup.set()
-
 
 def _pump_ended(pump: asyncio.Task[None]) -> None:
     if not pump.cancelled() and pump.exception() is not None:
         log.error("the pump ended", exc_info=pump.exception())
-
-
-def _heard(outcome: Reply | UpstreamError | None) -> Quota | None:
-    """What an answer says of the quota. A fact without rate headers: the upstream has no limit
-    to tell; an error without them (a proxy's 502, a timeout): it tells nothing."""
-    if isinstance(outcome, Reply):
-        return outcome.quota
-    if outcome is None or outcome.quota is None or outcome.quota.remaining is None:
-        return None
-    return outcome.quota

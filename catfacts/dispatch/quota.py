@@ -24,6 +24,8 @@ import logging
 import math
 from dataclasses import dataclass
 
+from catfacts.errors import UpstreamError
+from catfacts.upstream.client import Reply
 from catfacts.upstream.headers import Quota
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,16 @@ def wait_for_reset(quota: Quota | None, window: float) -> float:
     if quota is not None and quota.reset_in is not None:
         return min(quota.reset_in + 1.0, window)
     return window
+
+
+def heard(outcome: Reply | UpstreamError | None) -> Quota | None:
+    """What an answer says of the quota. A fact without rate headers: the upstream has no limit
+    to tell; an error without them (a proxy's 502, a timeout): it tells nothing."""
+    if isinstance(outcome, Reply):
+        return outcome.quota
+    if outcome is None or outcome.quota is None or outcome.quota.remaining is None:
+        return None
+    return outcome.quota
 
 
 @dataclass(frozen=True)

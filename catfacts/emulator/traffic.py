@@ -19,6 +19,7 @@ class Arrival:
     """One request: when it arrived (on the emulator's clock) and, once answered, its status."""
 
     time: float
+    generation: int  # the log's generation when it arrived: a reset starts a new one
     status: int = 0  # 0 until the answer is sent
 
 
@@ -30,23 +31,31 @@ class TrafficLog:
         self._by_client: dict[str, Counter[int]] = {}
         self._by_request_id: dict[str, Counter[int]] = {}
         self._arrivals: deque[Arrival] = deque(maxlen=ARRIVALS_KEPT)
+        self._generation = 0
 
     def arrive(self, time: float) -> Arrival:
         """Note a request arriving at `time`; pass the result to `answered` when it is answered."""
-        arrival = Arrival(time)
+        arrival = Arrival(time, self._generation)
         self._arrivals.append(arrival)
         return arrival
 
     def answered(self, arrival: Arrival, status: int, client: str, request_id: str | None) -> None:
-        """Count an answer; requests without an X-Request-ID are left out of `by_request_id`."""
+        """Count an answer; requests without an X-Request-ID are left out of `by_request_id`.
+
+        A request that arrived before the last `clear` is not counted: a slow answer to an earlier
+        test must not land in the next one's counts.
+        """
         arrival.status = status
+        if arrival.generation != self._generation:
+            return
         self._statuses[status] += 1
         self._by_client.setdefault(client, Counter())[status] += 1
         if request_id is not None:
             self._by_request_id.setdefault(request_id, Counter())[status] += 1
 
     def clear(self) -> None:
-        """Forget everything seen so far."""
+        """Forget everything seen so far, and the answers still owed to requests seen so far."""
+        self._generation += 1
         self._statuses.clear()
         self._by_client.clear()
         self._by_request_id.clear()

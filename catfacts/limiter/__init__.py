@@ -19,6 +19,7 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from catfacts.observe import metrics
@@ -60,8 +61,11 @@ class Limiter(ABC):
         self.rate = rate  # as started; `limit` and `window` follow what the upstream announces
         self.limit, self.window = rate.limit, rate.window
 
-    async def acquire(self) -> Slot:
-        """Wait until a slot is free, sleeping exactly until the limiter says one may be."""
+    async def acquire(self, on_wait: Callable[[Wait], None] | None = None) -> Slot:
+        """Wait until a slot is free, sleeping exactly until the limiter says one may be.
+
+        `on_wait` hears of each sleep before it starts (the timelines show them).
+        """
         started = time.monotonic()
         while True:
             answer = await self.try_acquire()
@@ -70,6 +74,8 @@ class Limiter(ABC):
                 return answer
             level = logging.INFO if answer.seconds >= 0.05 else logging.DEBUG
             log.log(level, "waiting %.2f s for %s", answer.seconds, answer.reason)
+            if on_wait is not None:
+                on_wait(answer)
             await asyncio.sleep(answer.seconds)
 
     @abstractmethod

@@ -9,21 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from catfacts import logs
 from catfacts.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
+from catfacts.observe.timeline import Timeline
 from catfacts.upstream.client import AsyncUpstream, Reply
 
 log = logging.getLogger(__name__)
 
+OnFact = Callable[[int, str], None]
 
-async def fetch_all_at_once(upstream: AsyncUpstream, n: int) -> list[str]:
-    """Return the facts of the requests that succeeded, in request order."""
+
+async def fetch_all_at_once(
+    upstream: AsyncUpstream, n: int, timeline: Timeline, on_fact: OnFact | None = None
+) -> list[str]:
+    """Return the facts of the requests that succeeded, in request order.
+
+    `on_fact(index, fact)` hears of each fact as it arrives, for a streamed answer.
+    """
     level = logs.detail_level(n)
-    results = await asyncio.gather(
-        *(upstream.fetch_fact(index, level) for index in range(1, n + 1)),
-        return_exceptions=True,
-    )
+    requests = [
+        asyncio.ensure_future(upstream.fetch_fact(index, level, timeline.attempt(index)))
+        for index in range(1, n + 1)
+    ]
+    if on_fact is not None:
+        for index, request in enumerate(requests, 1):
+            request.add_done_callback(_announce(index, on_fact))
+    results = await asyncio.gather(*requests, return_exceptions=True)
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, UpstreamError):
             raise result
@@ -36,6 +49,14 @@ async def fetch_all_at_once(upstream: AsyncUpstream, n: int) -> list[str]:
     if not facts and failures:
         raise _most_telling(failures).progress(0, n)
     return facts
+
+
+def _announce(index: int, on_fact: OnFact) -> Callable[[asyncio.Future[Reply]], None]:
+    def done(request: asyncio.Future[Reply]) -> None:
+        if not request.cancelled() and request.exception() is None:
+            on_fact(index, request.result().fact)
+
+    return done
 
 
 def _most_telling(failures: list[UpstreamError]) -> UpstreamError:

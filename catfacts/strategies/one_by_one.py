@@ -6,30 +6,46 @@ stops at the first refusal or failure, telling the caller how far it got.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from catfacts import logs
 from catfacts.errors import CatFactsError, UpstreamError
+from catfacts.observe.timeline import Timeline
 from catfacts.upstream.client import SyncUpstream
+
+Interrupted = Callable[[], CatFactsError | None]
+
+
+def one_by_one(
+    upstream: SyncUpstream,
+    n: int,
+    timeline: Timeline,
+    interrupted: Interrupted = lambda: None,
+) -> Iterator[str]:
+    """Yield n facts as they come, or raise the first upstream error with the count before it.
+
+    A generator, so a streamed answer sends each fact before the next request goes, and a
+    caller who stops reading sends no more. Every fact is queued at the start: the timeline shows
+    how long each waited for the ones before it. `interrupted` is asked before each request
+    (has the caller hung up, is the service stopping?): an error it returns ends the call there.
+    """
+    level = logs.detail_level(n)
+    queued = timeline.start
+    for index in range(1, n + 1):
+        if (reason := interrupted()) is not None:
+            raise reason.progress(index - 1, n)
+        try:
+            fact = upstream.fetch_fact(index, level, timeline.attempt(index, queued=queued)).fact
+        except UpstreamError as error:
+            raise error.progress(index - 1, n) from None
+        yield fact
 
 
 def fetch_one_by_one(
     upstream: SyncUpstream,
     n: int,
-    interrupted: Callable[[], CatFactsError | None] = lambda: None,
+    timeline: Timeline,
+    interrupted: Interrupted = lambda: None,
 ) -> list[str]:
-    """Return n facts, or raise the first upstream error with the count fetched before it.
-
-    `interrupted` is asked before each request (has the caller hung up, is the service stopping?):
-    an error it returns ends the call there.
-    """
-    level = logs.detail_level(n)
-    facts: list[str] = []
-    for index in range(1, n + 1):
-        if (reason := interrupted()) is not None:
-            raise reason.progress(len(facts), n)
-        try:
-            facts.append(upstream.fetch_fact(index, level).fact)
-        except UpstreamError as error:
-            raise error.progress(len(facts), n) from None
-    return facts
+    """Return n facts, or raise the first upstream error with the count fetched before it."""
+    return list(one_by_one(upstream, n, timeline, interrupted))

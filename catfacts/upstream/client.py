@@ -7,6 +7,7 @@ only ever see a `Reply` or a typed error.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -24,6 +25,7 @@ from catfacts.errors import (
     UpstreamTimeout,
 )
 from catfacts.observe import metrics
+from catfacts.observe.timeline import CANCELLED, ERROR, OK, REFUSED, Attempt
 from catfacts.upstream.headers import Quota
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,9 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes) -> Reply:
 class AsyncUpstream:
     """The async client: one aiohttp session per process and use, created on the background loop.
 
-    It never resends a request on its own: each request reaches the upstream at most once.
+    It never resends a request on its own: each request reaches the upstream at most once. At
+    most `connections` requests are out at once; the others wait here, before they are sent, so
+    a timeline shows that wait as queueing rather than as a slow answer.
     """
 
     def __init__(
@@ -78,35 +82,44 @@ class AsyncUpstream:
         self.strategy = strategy  # the metrics' label
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
+        self._free: asyncio.Semaphore | None = None
 
-    async def fetch_fact(self, index: int, level: int = logging.INFO) -> Reply:
-        """GET one fact; `index` numbers it in the log."""
-        session = self._session or self._open()
-        log.log(level, "upstream #%d sent", index)
-        started = time.perf_counter()
-        try:
-            async with session.get(self.url, headers=_traced(HEADERS)) as response:
-                body = await response.read()
-                status, headers = response.status, response.headers
-        except TimeoutError:
-            metrics.upstream_answered(self.strategy, "timeout")
-            raise _failed(index, UpstreamTimeout(_timed_out(self.timeout))) from None
-        except aiohttp.ClientError as error:
-            metrics.upstream_answered(self.strategy, "unreachable")
-            raise _failed(index, UpstreamTimeout(_unreachable(error))) from None
+    async def fetch_fact(
+        self, index: int, level: int = logging.INFO, attempt: Attempt | None = None
+    ) -> Reply:
+        """GET one fact; `index` numbers it in the log, and `attempt` records its life."""
+        session, free = self._open()
+        async with free:
+            if attempt is not None:
+                attempt.send()
+            log.log(level, "upstream #%d sent", index)
+            started = time.perf_counter()
+            try:
+                async with session.get(self.url, headers=_traced(HEADERS)) as response:
+                    body = await response.read()
+                    status, headers = response.status, response.headers
+            except TimeoutError:
+                metrics.upstream_answered(self.strategy, "timeout")
+                raise _failed(index, UpstreamTimeout(_timed_out(self.timeout)), attempt) from None
+            except aiohttp.ClientError as error:
+                metrics.upstream_answered(self.strategy, "unreachable")
+                raise _failed(index, UpstreamTimeout(_unreachable(error)), attempt) from None
+            except asyncio.CancelledError:
+                if attempt is not None:
+                    attempt.answer(None, CANCELLED)  # the caller hung up, or the call ended
+                raise
         metrics.upstream_answered(self.strategy, status)
         _log_answer(level, index, status, started)
-        try:
-            return parse_reply(status, headers, body)
-        except UpstreamError as error:
-            raise _failed(index, error) from None
+        return _parsed(index, status, headers, body, attempt)
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    def _open(self) -> aiohttp.ClientSession:
+    def _open(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
+        if self._session is not None and self._free is not None:
+            return self._session, self._free
         # The pool bounds the sockets we hold open; callers beyond it queue for a connection.
         connector = aiohttp.TCPConnector(limit=self._connections, keepalive_timeout=30)
         session = aiohttp.ClientSession(
@@ -116,8 +129,9 @@ class AsyncUpstream:
         # the upstream may have counted the first. Exactly one arrival per request: the caller
         # retries, with a slot of its own. (aiohttp's own test client sets the same attribute.)
         session._retry_connection = False
-        self._session = session
-        return session
+        # Created with the session, on the loop that uses it (a restarted loop gets new ones).
+        self._session, self._free = session, asyncio.Semaphore(self._connections)
+        return session, self._free
 
 
 class SyncUpstream:
@@ -131,27 +145,28 @@ class SyncUpstream:
             maxsize=connections, timeout=urllib3.Timeout(total=timeout), retries=False
         )
 
-    def fetch_fact(self, index: int, level: int = logging.INFO) -> Reply:
-        """GET one fact; `index` numbers it in the log."""
+    def fetch_fact(
+        self, index: int, level: int = logging.INFO, attempt: Attempt | None = None
+    ) -> Reply:
+        """GET one fact; `index` numbers it in the log, and `attempt` records its life."""
+        if attempt is not None:
+            attempt.send()
         log.log(level, "upstream #%d sent", index)
         started = time.perf_counter()
         try:
             response = self._pool.request("GET", self.url, headers=_traced(HEADERS))
         except urllib3.exceptions.NewConnectionError as error:  # before its base, TimeoutError
             metrics.upstream_answered(self.strategy, "unreachable")
-            raise _failed(index, UpstreamTimeout(_unreachable(error))) from None
+            raise _failed(index, UpstreamTimeout(_unreachable(error)), attempt) from None
         except urllib3.exceptions.TimeoutError:
             metrics.upstream_answered(self.strategy, "timeout")
-            raise _failed(index, UpstreamTimeout(_timed_out(self.timeout))) from None
+            raise _failed(index, UpstreamTimeout(_timed_out(self.timeout)), attempt) from None
         except urllib3.exceptions.HTTPError as error:
             metrics.upstream_answered(self.strategy, "unreachable")
-            raise _failed(index, UpstreamTimeout(_unreachable(error))) from None
+            raise _failed(index, UpstreamTimeout(_unreachable(error)), attempt) from None
         metrics.upstream_answered(self.strategy, response.status)
         _log_answer(level, index, response.status, started)
-        try:
-            return parse_reply(response.status, response.headers, response.data)
-        except UpstreamError as error:
-            raise _failed(index, error) from None
+        return _parsed(index, response.status, response.headers, response.data, attempt)
 
     def close(self) -> None:
         self._pool.clear()
@@ -173,8 +188,24 @@ def _log_answer(level: int, index: int, status: int, started: float) -> None:
     log.log(level, "upstream #%d -> %d in %.1f ms", index, status, _ms_since(started))
 
 
-def _failed(index: int, error: UpstreamError) -> UpstreamError:
+def _parsed(
+    index: int, status: int, headers: Mapping[str, str], body: bytes, attempt: Attempt | None
+) -> Reply:
+    try:
+        reply = parse_reply(status, headers, body)
+    except UpstreamError as error:
+        raise _failed(index, error, attempt, status) from None
+    if attempt is not None:
+        attempt.answer(status, OK)
+    return reply
+
+
+def _failed(
+    index: int, error: UpstreamError, attempt: Attempt | None, status: int | None = None
+) -> UpstreamError:
     log.debug("upstream #%d failed: %s", index, error.message)
+    if attempt is not None:
+        attempt.answer(status, REFUSED if isinstance(error, UpstreamRateLimited) else ERROR)
     return error
 
 

@@ -1,0 +1,128 @@
+"""The `catfacts` command: `catfacts serve` runs the service, `catfacts fetch N` asks one for facts.
+
+`catfacts` alone, or with serve's flags (`catfacts --port 5001`), serves, as `python -m catfacts`
+always has. `fetch` streams the call, shows a progress bar (rich) while the facts come in, then
+prints the facts on stdout and a one-line summary on stderr, so `catfacts fetch 10 > facts.txt`
+keeps just the facts. A failure is one plain sentence and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from catfacts import cli
+from catfacts.client import PATHS, ServiceError, stream_facts
+
+FAILED = 1  # the service answered with an error, or the call failed midway
+UNREACHABLE = 3  # no answer at all, or the connection broke (click uses 2 for a usage error)
+INTERRUPTED = 130  # Ctrl-C, as shells report it
+DEFAULT_URL = "http://127.0.0.1:5000"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """catfacts: fetch n facts from a rate-limited API, three ways."""
+
+
+@main.command(
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def serve(args: tuple[str, ...]) -> None:
+    """Serve catfacts with gunicorn (`catfacts serve --help` for the flags)."""
+    cli.main(list(args))
+
+
+@main.command()
+@click.argument("n", type=click.IntRange(min=0))
+@click.option(
+    "--strategy",
+    type=click.Choice(list(PATHS)),
+    default="limited",
+    show_default=True,
+    help="limited: exactly n; one_by_one: stops at the first refusal; all_at_once: drops 429s.",
+)
+@click.option(
+    "--url",
+    default=DEFAULT_URL,
+    envvar="CATFACTS_URL",
+    show_default=True,
+    help="The catfacts service (CATFACTS_URL).",
+)
+def fetch(n: int, strategy: str, url: str) -> None:
+    """Fetch N facts, with a progress bar while they stream in."""
+    errors = Console(stderr=True, highlight=False)
+    facts: dict[int, str] = {}
+    summary: dict[str, Any] | None = None
+    failure: ServiceError | None = None
+    with _progress(errors) as progress:
+        task = progress.add_task(f"{n} facts, {strategy.replace('_', ' ')}", total=n)
+        try:
+            for line in stream_facts(url, strategy, n):
+                if "fact" in line:
+                    facts[line["index"]] = line["fact"]
+                    progress.update(task, completed=len(facts))
+                elif "summary" in line:
+                    summary = line["summary"]
+        except ServiceError as error:
+            failure = error
+        except KeyboardInterrupt:
+            progress.stop()
+            errors.print("catfacts: interrupted; the service drops the requests still queued")
+            sys.exit(INTERRUPTED)
+    for index in sorted(facts):
+        click.echo(facts[index])
+    if failure is not None:
+        line = failure.line or {}
+        if line.get("summary"):
+            errors.print(summary_line(line["summary"]), soft_wrap=True)
+        errors.print(f"catfacts: {failure.message}", soft_wrap=True, markup=False)
+        sys.exit(FAILED if failure.reached else UNREACHABLE)
+    if summary is not None:
+        errors.print(summary_line(summary), soft_wrap=True)
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """`30 of 30 facts in 2.22 s; ideal 1.08 s (+105%); 429s: 1; limited, worker 4242`."""
+    total, ideal = summary["total_ms"] / 1000, summary.get("ideal_ms")
+    parts = [f"{summary['returned']} of {summary['requested']} facts in {total:.2f} s"]
+    if ideal:
+        parts.append(f"ideal {ideal / 1000:.2f} s ({(total * 1000 / ideal - 1) * 100:+.0f}%)")
+    parts.append(f"429s: {summary['outcomes']['refused']}")
+    parts.append(f"{summary['strategy'].replace('_', ' ')}, worker {summary['worker']}")
+    return "; ".join(parts)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,  # piped: no bar frames in a log
+    )
+
+
+def run(argv: list[str] | None = None) -> None:
+    """The console script: `catfacts` alone, or with serve's flags first, serves as before."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
+        args = ["serve", *args]
+    main.main(args=args, prog_name="catfacts")

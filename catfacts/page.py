@@ -1,0 +1,39 @@
+"""The page at `/`: run the strategies and watch each one's waterfall.
+
+One template and a small script, no build step: the page reads the same streamed answers with
+timelines (`Accept: application/x-ndjson`, `?trace=1`) that any caller can ask for, so what it
+draws is what the service recorded, whichever worker answered.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from catfacts.services import current_services
+
+bp = Blueprint("page", __name__)
+
+STRATEGIES = {
+    "one_by_one": ("One by one", "/cat"),
+    "all_at_once": ("All at once", "/cat_async"),
+    "limited": ("Limited", "/cat_async_limited"),
+}
+
+
+@bp.get("/")
+def waterfall() -> str:
+    services = current_services()
+    limit, window = services.dispatcher.rate  # as learned, when CATFACTS_RATE_LIMIT=auto
+    return render_template(
+        "waterfall.html",
+        strategies=STRATEGIES,
+        max_facts=services.settings.max_facts,
+        limit=limit,
+        per_window=per_window(window),
+    )
+
+
+def per_window(seconds: float) -> str:
+    """The limit as people say it: "a second", "a minute", or "per 30 seconds"."""
+    named = {1.0: "a second", 60.0: "a minute", 3600.0: "an hour"}
+    return named.get(seconds) or f"per {seconds:g} seconds"
