@@ -9,23 +9,15 @@ from __future__ import annotations
 import json
 import re
 import socket
-import sys
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 import urllib3
 
 from catfacts.emulator.process import EmulatorProcess, max_in_any_window
-from tests.support import (
-    ServiceProcess,
-    catfacts_env,
-    free_port,
-    wait_for_http,
-    wait_until,
-)
+from tests.support import ServiceProcess, StartService, wait_until
 
 TAG = re.compile(r"\[(\S+) #(\d+)\]$")
 RATE = 50  # per second: many callers, a test of a few seconds
@@ -34,33 +26,15 @@ RATE = 50  # per second: many callers, a test of a few seconds
 _POOL = urllib3.PoolManager(maxsize=100, retries=False)
 
 
-class Serve(Protocol):
-    def __call__(self, **env: str) -> tuple[str, ServiceProcess]: ...
-
-
 @pytest.fixture
-def serve(emulator: EmulatorProcess) -> Iterator[Serve]:
+def serve(emulator: EmulatorProcess, running_service: StartService) -> StartService:
     """Starts `python -m catfacts` with its defaults against the test emulator at RATE/second."""
     emulator.control.configure(rate_limit=f"{RATE}/second", tag_facts=True)
-    started: list[ServiceProcess] = []
 
     def start(**env: str) -> tuple[str, ServiceProcess]:
-        port = free_port()
-        variables = {
-            "CATFACTS_UPSTREAM_URL": emulator.url,
-            "CATFACTS_RATE_LIMIT": f"{RATE}/second",
-            "CATFACTS_PORT": str(port),
-            **env,
-        }
-        service = ServiceProcess([sys.executable, "-m", "catfacts"], catfacts_env(**variables))
-        started.append(service)
-        url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/hello/")
-        return url, service
+        return running_service(**{"CATFACTS_RATE_LIMIT": f"{RATE}/second", **env})
 
-    yield start
-    for service in started:
-        service.stop()
+    return start
 
 
 def get(url: str, path: str, request_id: str, timeout: float = 60) -> tuple[int, Any, float]:
@@ -75,7 +49,7 @@ def get(url: str, path: str, request_id: str, timeout: float = 60) -> tuple[int,
 
 
 def test_many_more_callers_than_threads_once_had_all_get_exactly_n_and_hello_answers(
-    serve: Serve, emulator: EmulatorProcess
+    serve: StartService, emulator: EmulatorProcess
 ) -> None:
     url, _ = serve()
     callers, each = 60, 8  # 480 requests: about 10 s at 50/second
@@ -106,7 +80,7 @@ def test_many_more_callers_than_threads_once_had_all_get_exactly_n_and_hello_ans
 
 
 def test_past_the_bound_a_call_is_refused_at_once_with_retry_after(
-    serve: Serve, emulator: EmulatorProcess
+    serve: StartService, emulator: EmulatorProcess
 ) -> None:
     url, _ = serve(CATFACTS_MAX_CALLS="4")
     with ThreadPoolExecutor(4) as pool:
@@ -123,7 +97,9 @@ def test_past_the_bound_a_call_is_refused_at_once_with_retry_after(
     assert hello[0] == 200
 
 
-def test_a_caller_who_hangs_up_stops_the_spending(serve: Serve, emulator: EmulatorProcess) -> None:
+def test_a_caller_who_hangs_up_stops_the_spending(
+    serve: StartService, emulator: EmulatorProcess
+) -> None:
     url, _ = serve()
     host, port = url.removeprefix("http://").split(":")
 
@@ -143,7 +119,9 @@ def test_a_caller_who_hangs_up_stops_the_spending(serve: Serve, emulator: Emulat
     assert time.monotonic() - hung_up_at < 5
 
 
-def test_head_on_a_fact_endpoint_spends_nothing(serve: Serve, emulator: EmulatorProcess) -> None:
+def test_head_on_a_fact_endpoint_spends_nothing(
+    serve: StartService, emulator: EmulatorProcess
+) -> None:
     url, _ = serve()
     for path in ("/cat/5", "/cat_async/5", "/cat_async_limited/5"):
         response = _POOL.request("HEAD", f"{url}{path}", timeout=5)
@@ -153,7 +131,7 @@ def test_head_on_a_fact_endpoint_spends_nothing(serve: Serve, emulator: Emulator
 
 
 def test_sigterm_mid_call_answers_json_503s_with_the_facts_and_exits_promptly(
-    serve: Serve, emulator: EmulatorProcess
+    serve: StartService, emulator: EmulatorProcess
 ) -> None:
     url, service = serve(CATFACTS_SHUTDOWN_GRACE="2")
     with ThreadPoolExecutor(3) as pool:
