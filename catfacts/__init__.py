@@ -28,6 +28,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = Services(settings, upstream_url)
+    app.url_map.converters["int"] = routes.AsciiInt  # before any route is added
     app.register_blueprint(routes.bp)
     app.register_blueprint(page.bp)
     access.register(app)

@@ -36,6 +36,7 @@ __all__ = [
     "timeout",
     "when_ready",
     "worker_class",
+    "workers",
     "wsgi_app",
 ]
 
@@ -54,6 +55,7 @@ worker_class = "gthread"
 # CATFACTS_MAX_CALLS, so the spare threads always answer /hello/ and the refusals at once.
 SPARE_THREADS = 16
 threads = _settings.max_calls + SPARE_THREADS
+workers = _settings.workers  # WEB_CONCURRENCY, checked like every other setting
 timeout = 120
 graceful_timeout = 15
 # gunicorn's control socket lives at one path per user: two services would fight over it.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 import socket
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
+PIPELINED_CHECK = 1.0  # seconds between looks when the caller sent its next request already
 
 
 def client_socket(environ: Mapping[str, Any]) -> socket.socket | None:
@@ -43,6 +45,13 @@ def hung_up(sock: socket.socket | None) -> bool:
         return True  # reset, or already closed
 
 
+def peer_closed(sock: socket.socket) -> bool:
+    """Has the caller closed its side, even with bytes of its still unread? (Linux's POLLRDHUP)"""
+    poller = select.poll()
+    poller.register(sock, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(0))
+
+
 async def cancel_on_hangup(work: Coroutine[Any, Any, T], sock: socket.socket | None) -> T:
     """Await `work`, cancelling it if the caller hangs up first (then `ClientGone`)."""
     if sock is None:
@@ -51,14 +60,29 @@ async def cancel_on_hangup(work: Coroutine[Any, Any, T], sock: socket.socket | N
     task = asyncio.ensure_future(work)
     watched = sock.dup()
     gone = False
+    timer: asyncio.TimerHandle | None = None
+
+    def hang_up() -> None:
+        nonlocal gone
+        gone = True
+        task.cancel()
 
     def readable() -> None:
-        nonlocal gone
-        # Readable once means either end-of-file or the caller's next request: watch no more.
+        nonlocal timer
+        # Readable means end-of-file, or the caller's next request (pipelined) already waiting.
+        # Level-triggered, that would wake us forever: look behind those bytes once a second.
         loop.remove_reader(watched)
         if hung_up(watched):
-            gone = True
-            task.cancel()
+            hang_up()
+        else:
+            timer = loop.call_later(PIPELINED_CHECK, behind_the_bytes)
+
+    def behind_the_bytes() -> None:
+        nonlocal timer
+        if peer_closed(watched):
+            hang_up()
+        else:
+            timer = loop.call_later(PIPELINED_CHECK, behind_the_bytes)
 
     loop.add_reader(watched, readable)
     try:
@@ -68,6 +92,8 @@ async def cancel_on_hangup(work: Coroutine[Any, Any, T], sock: socket.socket | N
             raise ClientGone("the caller hung up; its queued requests were dropped") from None
         raise
     finally:
+        if timer is not None:
+            timer.cancel()
         loop.remove_reader(watched)
         watched.close()
         if not task.done():

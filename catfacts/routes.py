@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request
+from werkzeug.routing import IntegerConverter
 
 from catfacts import hangup, logs
 from catfacts.errors import BadRequest, CatFactsError, ClientGone, ServiceUnavailable
@@ -27,6 +28,14 @@ from catfacts.streaming import NDJSON, FactStream, OnFact, OnLoop, in_thread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class AsciiInt(IntegerConverter):
+    """`<int:n>` of ASCII digits only: werkzeug's takes any Unicode digit, which nobody means."""
+
+    regex = r"[0-9]+"
+
+
 bp = Blueprint("facts", __name__)
 
 # Waiting for the background loop a little longer than the upstream timeout turns a loop that is
@@ -79,7 +88,9 @@ def cat_async(n: int) -> Response:
     def work(timeline: Timeline, on_fact: OnFact | None) -> Coroutine[Any, Any, list[str]]:
         return fetch_all_at_once(upstream, n, timeline, on_fact)
 
-    return _serve(Run(n, "all_at_once", _rate(), on_loop=work, timeout=upstream.timeout))
+    # n requests go out `connections` at a time, each within the upstream time-out.
+    rounds = max(math.ceil(n / upstream.connections), 1)
+    return _serve(Run(n, "all_at_once", _rate(), on_loop=work, timeout=rounds * upstream.timeout))
 
 
 @bp.get("/cat_async_limited/<int:n>")

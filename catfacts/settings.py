@@ -70,6 +70,7 @@ class Settings:
     redis_url: str | None = None
     emulator_dialect: str = "laravel"
     max_calls: int = 256
+    workers: int = 1
     shutdown_grace: float = 3.0
     api_keys: frozenset[str] = frozenset()  # none: the fact endpoints are open
     api_keys_file: frozenset[str] = frozenset()
@@ -183,6 +184,17 @@ def _dialect(raw: str) -> str:
     return raw
 
 
+# gunicorn keeps at most 1000 connections a worker; threads beyond ~900 leave none for keep-alive.
+MAX_CALLS = 800
+
+
+def _max_calls(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > MAX_CALLS:
+        raise ValueError(f"must be at most {MAX_CALLS} (each call holds a thread)")
+    return value
+
+
 def _port(raw: str) -> int:
     value = _positive_int(raw)
     if value > 65535:
@@ -214,7 +226,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "call_deadline": ("CATFACTS_CALL_DEADLINE", _positive_float),
     "redis_url": ("CATFACTS_REDIS_URL", _redis_url),
     "emulator_dialect": ("CATFACTS_EMULATOR_DIALECT", _dialect),
-    "max_calls": ("CATFACTS_MAX_CALLS", _positive_int),
+    "max_calls": ("CATFACTS_MAX_CALLS", _max_calls),
+    "workers": ("WEB_CONCURRENCY", _positive_int),
     "shutdown_grace": ("CATFACTS_SHUTDOWN_GRACE", _grace),
     "api_keys": ("CATFACTS_API_KEYS", _api_keys),
     "api_keys_file": ("CATFACTS_API_KEYS_FILE", _api_keys_file),

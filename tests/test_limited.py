@@ -13,10 +13,13 @@ import urllib3
 from flask import Flask
 from flask.testing import FlaskClient
 
+from catfacts.dispatch.calls import Call
 from catfacts.dispatch.dispatcher import Dispatcher
 from catfacts.emulator.process import EmulatorProcess, max_in_any_window
+from catfacts.errors import ServiceUnavailable
 from catfacts.limiter import Slot, Wait
 from catfacts.limiter.memory import MemoryLimiter
+from catfacts.observe.timeline import Timeline
 from catfacts.services import EXTENSION
 from catfacts.settings import Rate
 from catfacts.upstream.client import AsyncUpstream
@@ -341,3 +344,27 @@ def spend_half_of_every_window(url: str, stop: threading.Event) -> None:
     pool = urllib3.PoolManager()
     while not stop.wait(0.1):
         pool.request("GET", f"{url}/fact", headers={"X-Request-ID": "other"})
+
+
+def test_one_failure_ending_many_calls_gives_each_its_own_count() -> None:
+    async def scenario() -> list[tuple[int | None, int | None]]:
+        error = ServiceUnavailable("the shared rate limiter (Redis) is unreachable")
+        calls = [
+            Call(n, rid, Timeline("limited", n, rid, (10, 1.0)))
+            for n, rid in ((40, "a"), (17, "b"))
+        ]
+        for call in calls:
+            call.fail(error)
+        failures = [call.result.exception() for call in calls]
+        return [(f.fetched, f.requested) for f in failures if isinstance(f, ServiceUnavailable)]
+
+    assert asyncio.run(scenario()) == [(0, 40), (0, 17)]
+
+
+def test_a_short_deadline_is_met_by_a_fresh_service_with_a_long_time_out(
+    make_app: AppFactory, emulator: EmulatorProcess
+) -> None:
+    client = make_app(upstream_timeout=30.0, call_deadline=2.0).test_client()
+    response = client.get("/cat_async_limited/1")
+    assert response.status_code == 200
+    assert emulator.control.stats()["statuses"] == {"200": 1}

@@ -106,3 +106,13 @@ def test_metrics_list_every_metric_before_any_call(client: FlaskClient) -> None:
         "catfacts_calls_refused_total",
     ):
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
+
+
+def test_a_method_a_client_makes_up_is_counted_as_other_not_as_a_new_label(
+    client: FlaskClient,
+) -> None:
+    for i in range(5):
+        assert client.open("/cat/1", method=f"M{i:05d}").status_code == 405
+    text = client.get("/metrics").text
+    assert "M00001" not in text
+    assert 'method="other"' in text

@@ -73,6 +73,8 @@ def test_the_cap_is_configurable(make_app: AppFactory) -> None:
         "/cat_async_limited/-3",
         "/nope",
         "/cat/1/2",
+        "/cat/%D9%A3",  # an Arabic-Indic 3
+        "/cat_async/%EF%BC%93",  # a full-width 3
     ],
 )
 def test_a_path_that_does_not_match_is_a_json_404(client: FlaskClient, path: str) -> None:

@@ -26,6 +26,9 @@ SERVE = [sys.executable, "-m", "catfacts"]
         ("CATFACTS_MAX_FACTS", "0"),
         ("CATFACTS_PORT", "70000"),
         ("CATFACTS_LOG_LEVEL", "LOUD"),
+        ("CATFACTS_MAX_CALLS", "5000"),
+        ("WEB_CONCURRENCY", "abc"),
+        ("WEB_CONCURRENCY", "0"),
     ],
 )
 def test_a_bad_setting_names_the_variable_and_the_reason(variable: str, value: str) -> None:

@@ -74,7 +74,9 @@ class Dispatcher:
         self._paused_until = 0.0  # to log each pause once, not once per refused request
         self._closing = False
         self._progress_at = 0.0  # loop time of the last fact, or of work arriving when idle
-        self._round_trip = upstream.timeout / 10  # a moving average, for estimates only
+        # A moving average, for estimates only; learned from the first answers (a guess here
+        # would refuse short deadlines forever, as nothing is sent while calls are refused).
+        self._round_trip = 0.0
 
     async def fetch(
         self,

@@ -41,11 +41,14 @@ def readyz() -> Response:
     return jsonify({"status": "ready", "checks": detail})
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _time_answer(response: Response) -> Response:
     started = g.get("started")
     if started is not None:
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        metrics.answered(
-            endpoint, request.method, response.status_code, time.perf_counter() - started
-        )
+        # A label takes bounded values only: any method a client makes up is "other".
+        method = request.method if request.method in _METHODS else "other"
+        metrics.answered(endpoint, method, response.status_code, time.perf_counter() - started)
     return response

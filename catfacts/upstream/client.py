@@ -80,7 +80,7 @@ class AsyncUpstream:
         self.url = base_url + FACT_PATH
         self.timeout = timeout
         self.strategy = strategy  # the metrics' label
-        self._connections = connections
+        self.connections = connections
         self._session: aiohttp.ClientSession | None = None
         self._free: asyncio.Semaphore | None = None
 
@@ -121,7 +121,7 @@ class AsyncUpstream:
         if self._session is not None and self._free is not None:
             return self._session, self._free
         # The pool bounds the sockets we hold open; callers beyond it queue for a connection.
-        connector = aiohttp.TCPConnector(limit=self._connections, keepalive_timeout=30)
+        connector = aiohttp.TCPConnector(limit=self.connections, keepalive_timeout=30)
         session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout)
         )
@@ -130,7 +130,7 @@ class AsyncUpstream:
         # retries, with a slot of its own. (aiohttp's own test client sets the same attribute.)
         session._retry_connection = False
         # Created with the session, on the loop that uses it (a restarted loop gets new ones).
-        self._session, self._free = session, asyncio.Semaphore(self._connections)
+        self._session, self._free = session, asyncio.Semaphore(self.connections)
         return session, self._free
 
 
