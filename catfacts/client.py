@@ -85,6 +85,8 @@ def _reason(error: Exception) -> str:
     text = str(reason or error)
     if "Connection refused" in text:
         return "connection refused (is it running? `catfacts serve` starts it)"
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):  # a kind of timeout, to urllib3
+        return "no such host"
     if isinstance(error, urllib3.exceptions.TimeoutError) or "timed out" in text:
         return "timed out"
     return text

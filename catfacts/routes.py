@@ -22,6 +22,7 @@ from catfacts import hangup, logs
 from catfacts.errors import BadRequest, CatFactsError, ClientGone, ServiceUnavailable
 from catfacts.observe.timeline import Timeline
 from catfacts.services import current_services
+from catfacts.settings import positive_seconds
 from catfacts.strategies.all_at_once import fetch_all_at_once
 from catfacts.strategies.one_by_one import one_by_one
 from catfacts.streaming import NDJSON, FactStream, OnFact, OnLoop, in_thread
@@ -237,12 +238,9 @@ def _deadline(default: float | None) -> float | None:
     if raw is None:
         return default
     try:
-        deadline = float(raw)
+        return positive_seconds(raw)
     except ValueError:
-        deadline = math.nan
-    if not 0 < deadline < math.inf:
-        raise BadRequest(f"deadline must be a positive number of seconds; got {raw!r}")
-    return deadline
+        raise BadRequest(f"deadline must be a positive number of seconds; got {raw!r}") from None
 
 
 def _facts_headers(response: Response, n: int) -> Response:

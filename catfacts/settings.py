@@ -119,7 +119,8 @@ def _redis_url(raw: str) -> str:
     return raw
 
 
-def _positive_float(raw: str) -> float:
+def positive_seconds(raw: str) -> float:
+    """A duration from its text: finite and above zero, or ValueError."""
     try:
         value = float(raw)
     except ValueError:
@@ -144,7 +145,7 @@ MAX_SHUTDOWN_GRACE = 10.0
 
 
 def _grace(raw: str) -> float:
-    value = _positive_float(raw)
+    value = positive_seconds(raw)
     if value > MAX_SHUTDOWN_GRACE:
         raise ValueError(f"must be at most {MAX_SHUTDOWN_GRACE:g} seconds")
     return value
@@ -218,12 +219,12 @@ def _log_level(raw: str) -> str:
 _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "upstream_url": ("CATFACTS_UPSTREAM_URL", _url),
     "rate": ("CATFACTS_RATE_LIMIT", _rate),
-    "upstream_timeout": ("CATFACTS_UPSTREAM_TIMEOUT", _positive_float),
+    "upstream_timeout": ("CATFACTS_UPSTREAM_TIMEOUT", positive_seconds),
     "max_facts": ("CATFACTS_MAX_FACTS", _positive_int),
     "host": ("CATFACTS_HOST", _host),
     "port": ("CATFACTS_PORT", _port),
     "log_level": ("CATFACTS_LOG_LEVEL", _log_level),
-    "call_deadline": ("CATFACTS_CALL_DEADLINE", _positive_float),
+    "call_deadline": ("CATFACTS_CALL_DEADLINE", positive_seconds),
     "redis_url": ("CATFACTS_REDIS_URL", _redis_url),
     "emulator_dialect": ("CATFACTS_EMULATOR_DIALECT", _dialect),
     "max_calls": ("CATFACTS_MAX_CALLS", _max_calls),

@@ -14,11 +14,10 @@ from collections.abc import Callable
 from catfacts import logs
 from catfacts.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from catfacts.observe.timeline import Timeline
+from catfacts.streaming import OnFact
 from catfacts.upstream.client import AsyncUpstream, Reply
 
 log = logging.getLogger(__name__)
-
-OnFact = Callable[[int, str], None]
 
 
 async def fetch_all_at_once(

@@ -39,13 +39,3 @@ def one_by_one(
         except UpstreamError as error:
             raise error.progress(index - 1, n) from None
         yield fact
-
-
-def fetch_one_by_one(
-    upstream: SyncUpstream,
-    n: int,
-    timeline: Timeline,
-    interrupted: Interrupted = lambda: None,
-) -> list[str]:
-    """Return n facts, or raise the first upstream error with the count fetched before it."""
-    return list(one_by_one(upstream, n, timeline, interrupted))
