@@ -116,7 +116,10 @@ if chosen == '' and #ARGV >= 9 then
   if taken and after[2] then step = math.max(step, tonumber(after[2]) - now) end
   return {0, math.min(step, window), 'behind', seq}
 end
-if chosen ~= '' then redis.call('HINCRBY', KEYS[6], chosen, 1) end
+if chosen ~= '' then
+  redis.call('HINCRBY', KEYS[6], chosen, 1)
+  redis.call('PEXPIRE', KEYS[6], stay + window)
+end
 if taken then redis.call('ZREM', KEYS[1], taken) end
 redis.call('ZADD', KEYS[1], now + lease, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], lease + window)
