@@ -1,8 +1,10 @@
 """Fair shares per client: one client holds many calls, another asks for one; what share it gets.
 
-With one worker the turns go round the two clients. With two workers sharing Redis, each worker
-keeps its own turns, and the workers compete for slots as equals; the table shows what that
-gives. Clients are told apart by address: 127.0.0.2 holds the crowd, 127.0.0.3 the single call.
+With one worker the turns go round the two clients. With two workers sharing Redis, the Redis
+limiter says whose turn it is across both: a slot goes to the waiting client served least. The
+last row caps connections per worker, as the test does, so that the single call always shares
+a worker with part of the crowd. Clients are told apart by address: 127.0.0.2 holds the crowd,
+127.0.0.3 the single call.
 """
 
 from __future__ import annotations
@@ -32,26 +34,35 @@ def main() -> None:
     rows = []
     try:
         with emulator(RATE, 0.0) as upstream:
-            for workers in (1, 2):
+            # Room for every call on every worker (gunicorn, not a cap, spreads them), then at
+            # most 5 a worker: the crowd on both, the single call next to 3 of its calls or more.
+            for workers, connections in [(1, CROWD + 2), (2, CROWD + 2), (2, 5)]:
                 env = {"CATFACTS_REDIS_URL": redis.url}
-                # Room for every call on every worker: gunicorn, not a cap, spreads them.
-                with service(upstream, RATE, workers, env=env, connections=CROWD + 2) as svc:
+                with service(upstream, RATE, workers, env=env, connections=connections) as svc:
                     runs = [share(svc) for _ in range(RUNS)]
-                rows.append(row(workers, runs))
+                rows.append(row(workers, connections, runs))
     finally:
         redis.kill()
     print_table(
         f"Fair shares: {CROWD} calls of {EACH} from one client, {SINGLE} facts from another "
         f"(emulator and service at {RATE}; medians of {RUNS})",
-        ["workers", "single call's share", "single call s", "equal share s", "share per call s"],
+        [
+            "workers",
+            "connections each",
+            "single call's share",
+            "single call s",
+            "equal share s",
+            "share per call s",
+        ],
         rows,
     )
 
 
-def row(workers: int, runs: list[tuple[float, float]]) -> list[object]:
+def row(workers: int, connections: int, runs: list[tuple[float, float]]) -> list[object]:
     shares, took = [run[0] for run in runs], [run[1] for run in runs]
     return [
         workers,
+        connections,
         f"{median(shares):.2f}",
         f"{median(took):.2f}",
         f"{2 * SINGLE / LIMIT:.2f}",

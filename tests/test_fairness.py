@@ -1,8 +1,13 @@
 """Fair shares per client, through real gunicorn: a client with many calls does not crowd out one
-with a single call. Clients are told apart by address (127.0.0.2 and 127.0.0.3) or by API key."""
+with a single call. Clients are told apart by address (127.0.0.2 and 127.0.0.3) or by API key.
+
+With one worker, its turns share the budget; with two sharing Redis, the Redis limiter says whose
+turn it is across both (see limiter/redis.py), and the single call shares a worker with part of
+the crowd."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,7 +16,7 @@ from typing import Any
 import pytest
 import urllib3
 
-from catfacts.emulator.process import EmulatorProcess
+from catfacts.emulator.process import EmulatorProcess, max_in_any_window
 from tests.support import ServiceProcess, start_gunicorn, wait_until
 
 LIMIT = 100  # per second, the emulator's and the service's
@@ -19,14 +24,28 @@ MANY, EACH, SINGLE = 8, 60, 150
 TOLERANCE = 0.25  # the single call's share of the budget against the other client's
 
 
+def env_for(emulator: EmulatorProcess, **more: str) -> dict[str, str]:
+    emulator.control.configure(rate_limit=f"{LIMIT}/second")
+    rate = f"{LIMIT}/second"
+    return {"CATFACTS_UPSTREAM_URL": emulator.url, "CATFACTS_RATE_LIMIT": rate, **more}
+
+
 @pytest.fixture
 def service(emulator: EmulatorProcess) -> Iterator[str]:
-    """One worker: turns are kept per worker (see dispatch/turns.py)."""
-    emulator.control.configure(rate_limit=f"{LIMIT}/second")
-    env = {"CATFACTS_UPSTREAM_URL": emulator.url, "CATFACTS_RATE_LIMIT": f"{LIMIT}/second"}
+    """One worker: its own turns go round the clients (see dispatch/turns.py)."""
     process: ServiceProcess
-    process, url = start_gunicorn(1, env, connections=MANY + 4)
+    process, url = start_gunicorn(1, env_for(emulator), connections=MANY + 4)
     yield url
+    process.stop()
+
+
+@pytest.fixture
+def two_workers(emulator: EmulatorProcess, redis_url: str) -> Iterator[tuple[str, ServiceProcess]]:
+    """Two workers sharing Redis, at most 5 connections each: the crowd's 8 calls are spread
+    over both, and the single call lands next to at least 3 of them."""
+    env = env_for(emulator, CATFACTS_REDIS_URL=redis_url)
+    process, url = start_gunicorn(2, env, connections=5)
+    yield url, process
     process.stop()
 
 
@@ -41,6 +60,28 @@ def sent_for(stats: dict[str, Any], prefix: str) -> int:
 def test_one_call_gets_as_much_as_a_client_with_eight_calls(
     service: str, emulator: EmulatorProcess
 ) -> None:
+    compete(service, emulator)
+
+
+def test_with_two_workers_sharing_redis_one_call_still_gets_an_equal_share(
+    two_workers: tuple[str, ServiceProcess], emulator: EmulatorProcess
+) -> None:
+    url, process = two_workers
+    compete(url, emulator)
+    assert emulator.control.stats()["statuses"] == {"200": MANY * EACH + SINGLE}  # no 429
+    assert max_in_any_window(emulator.control.arrivals(), 1.0) <= LIMIT
+    process.stop()
+    worker_of = dict(
+        (request_id, pid)
+        for pid, request_id in re.findall(r" (\d+) \[([\w-]+)\] catfacts.routes: ", process.output)
+    )
+    crowd_workers = [worker_of[f"crowd-{i}"] for i in range(MANY)]
+    assert len(set(crowd_workers)) == 2, worker_of  # the crowd is spread over both workers
+    assert crowd_workers.count(worker_of["single"]) >= 3, worker_of  # and shares one with it
+
+
+def compete(service: str, emulator: EmulatorProcess) -> None:
+    """The crowd's 8 calls, then the single call: equal shares while both compete."""
     crowd_pool = urllib3.PoolManager(maxsize=MANY, retries=False, timeout=60)
     crowd_pool.connection_pool_kw["source_address"] = ("127.0.0.2", 0)
     single = urllib3.PoolManager(retries=False, timeout=60)

@@ -6,6 +6,7 @@ import asyncio
 import re
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -309,11 +310,11 @@ class FailsOnce(MemoryLimiter):
 
     failed = False
 
-    async def try_acquire(self) -> Slot | Wait:
+    async def try_acquire(self, clients: Sequence[str] = ()) -> Slot | Wait:
         if not self.failed:
             self.failed = True
             raise RuntimeError("a bug in the limiter")
-        return await super().try_acquire()
+        return await super().try_acquire(clients)
 
 
 def test_the_pump_logs_an_unexpected_error_and_goes_on(

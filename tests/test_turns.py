@@ -84,3 +84,29 @@ def test_a_new_call_waits_for_its_own_clients_calls_and_one_turn_of_each_other_c
     assert turns.sent_before("new", 10) == 10 + 10 + 3
     # One more call of the crowd's: it shares the crowd's turns with its 4 calls.
     assert turns.sent_before("crowd", 10) == (10 + 4 * 10) + 3
+
+
+@on_loop
+def test_the_limiters_choice_of_client_is_served_and_its_turn_goes_round() -> None:
+    turns = Turns()
+    for client in ("a", "b", "c"):
+        turns.add(new_call(5, client, client=client))
+    assert turns.waiting() == ["a", "b", "c"]
+    chosen = turns.next_call("c")
+    assert chosen is not None and chosen.client == "c"
+    assert turns.waiting() == ["a", "b", "c"]  # c went to the back: its turn went round
+    chosen = turns.next_call("b")
+    assert chosen is not None and chosen.client == "b"
+    assert turns.waiting() == ["a", "c", "b"]
+
+
+@on_loop
+def test_a_chosen_client_with_nothing_queued_any_more_gives_its_turn_to_the_next() -> None:
+    turns = Turns()
+    gone, other = new_call(1, "gone", client="gone"), new_call(5, "other", client="other")
+    turns.add(gone)
+    turns.add(other)
+    gone.pending.clear()
+    assert turns.waiting() == ["other"]
+    chosen = turns.next_call("gone")
+    assert chosen is other

@@ -201,6 +201,7 @@ class Dispatcher:
         self._wakeup.clear()
         metrics.queued(sum(len(call.pending) for call in self._calls))
         if not any(call.pending for call in self._calls):
+            await self._limiter.withdraw()
             await self._wakeup.wait()
             return
         blocked = self._quota.blocked_for(loop.time())
@@ -212,7 +213,7 @@ class Dispatcher:
             self._waited(began, loop.time(), reason)
             return
         try:
-            slot = await self._limiter.acquire(self._waiting)
+            slot = await self._limiter.acquire(self._waiting, self._calls.waiting)
         except StateLost as lost:
             log.warning("%s: waiting %g s, then probing the upstream", lost, self._window)
             self._quota.unsure(not_before=loop.time() + self._window)
@@ -220,7 +221,7 @@ class Dispatcher:
         except ServiceUnavailable as error:
             self._fail_queued(error)
             return
-        call = self._calls.next_call()
+        call = self._calls.next_call(slot.client)
         # The wait for a slot may have been long: the upstream may have said stop meanwhile.
         if call is None or self._quota.blocked_for(loop.time()) != 0.0:
             await self._release(slot, used=False)

@@ -2,8 +2,10 @@
 
 A client is whoever the service tells apart (its API key when keys are configured, else its
 address). Sharing per call would give a client with fifty calls fifty shares; sharing per client
-gives it one, split again between its own calls. Each worker keeps its own turns: with several
-workers, a client's calls are only as fair as gunicorn spreads connections between them.
+gives it one, split again between its own calls. Each worker keeps its own turns; with several
+workers sharing Redis, the limiter says whose turn it is across workers (it hears `waiting`, the
+clients in this worker's turn order, and grants a slot for one of them), and `next_call` serves
+that client's next call here.
 """
 
 from __future__ import annotations
@@ -35,16 +37,35 @@ class Turns:
                     self._clients.remove(calls)
                 return
 
-    def next_call(self) -> Call | None:
-        """The next client with something queued, then the next of its calls that has."""
+    def waiting(self) -> list[str]:
+        """The clients with something queued, in the order their turns come round."""
+        return [calls[0].client for calls in self._clients if any(c.pending for c in calls)]
+
+    def next_call(self, client: str | None = None) -> Call | None:
+        """The next client with something queued, then the next of its calls that has.
+
+        With `client` (the limiter chose it), that client's turn, then its turn goes round;
+        if it has nothing queued any more, the next client's.
+        """
+        for calls in self._clients if client is not None else ():
+            if calls[0].client == client and any(call.pending for call in calls):
+                self._clients.remove(calls)
+                self._clients.append(calls)
+                return self._next_of(calls)
         for _ in range(len(self._clients)):
             calls = self._clients[0]
             self._clients.rotate(-1)
-            for _ in range(len(calls)):
-                call = calls[0]
-                calls.rotate(-1)
-                if call.pending:
-                    return call
+            if (call := self._next_of(calls)) is not None:
+                return call
+        return None
+
+    @staticmethod
+    def _next_of(calls: deque[Call]) -> Call | None:
+        for _ in range(len(calls)):
+            call = calls[0]
+            calls.rotate(-1)
+            if call.pending:
+                return call
         return None
 
     def sent_before(self, client: str, n: int) -> int:

@@ -11,6 +11,12 @@ It assumes only that a request the upstream counts reaches it before our timeout
 
 Backends differ only in where the slots live: `memory` in this process, `redis` in Redis so that
 every worker and host shares one budget. Pick one with `create_limiter`.
+
+Fair shares across processes: a caller names the clients it has work for (`clients`, in its own
+turn order). The memory limiter serves one process, whose turns are already fair, so it ignores
+them. The Redis limiter grants a slot only to the named client furthest behind among every
+client any process is waiting for, and says which one (`Slot.client`); when another process's
+client is further behind, the caller waits (`BEHIND`) for as long as the slots' state says.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from catfacts.observe import metrics
@@ -33,6 +39,7 @@ class Slot:
     """Permission to send one request; give it back with `release` (or `cancel` if unused)."""
 
     id: str
+    client: str | None = None  # whose turn it is, when the limiter chose (see the module doc)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,7 @@ class StateLost(Exception):
 
 WINDOW = "the upstream window"
 PAUSED = "the upstream's Retry-After"
+BEHIND = "another worker's client, further behind"
 
 
 class Limiter(ABC):
@@ -61,14 +69,19 @@ class Limiter(ABC):
         self.rate = rate  # as started; `limit` and `window` follow what the upstream announces
         self.limit, self.window = rate.limit, rate.window
 
-    async def acquire(self, on_wait: Callable[[Wait], None] | None = None) -> Slot:
+    async def acquire(
+        self,
+        on_wait: Callable[[Wait], None] | None = None,
+        clients: Callable[[], Sequence[str]] | None = None,
+    ) -> Slot:
         """Wait until a slot is free, sleeping exactly until the limiter says one may be.
 
-        `on_wait` hears of each sleep before it starts (the timelines show them).
+        `on_wait` hears of each sleep before it starts (the timelines show them). `clients`
+        says, at each try, which clients the caller has work for, in its turn order.
         """
         started = time.monotonic()
         while True:
-            answer = await self.try_acquire()
+            answer = await self.try_acquire(clients() if clients is not None else ())
             if isinstance(answer, Slot):
                 metrics.waited_for_slot(time.monotonic() - started)
                 return answer
@@ -79,8 +92,8 @@ class Limiter(ABC):
             await asyncio.sleep(answer.seconds)
 
     @abstractmethod
-    async def try_acquire(self) -> Slot | Wait:
-        """Take a free slot, or say how long until one may be free."""
+    async def try_acquire(self, clients: Sequence[str] = ()) -> Slot | Wait:
+        """Take a free slot, or say how long until one may be free (see `acquire`)."""
 
     @abstractmethod
     async def release(self, slot: Slot) -> None:
@@ -97,6 +110,10 @@ class Limiter(ABC):
     @abstractmethod
     async def set_rate(self, limit: int, window: float) -> None:
         """The upstream announced another rate: use it from now on, keeping the invariant."""
+
+    @abstractmethod
+    async def withdraw(self) -> None:
+        """This process has no client waiting any more (it named some in `try_acquire`)."""
 
     @abstractmethod
     async def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from catfacts.limiter import PAUSED, Limiter, Slot, Wait, wait_for_slot
 from catfacts.settings import Rate
@@ -31,8 +31,8 @@ class MemoryLimiter(Limiter):
         self._paused_until = float("-inf")
         self._ids = itertools.count(1)
 
-    async def try_acquire(self) -> Slot | Wait:
-        return self.try_acquire_now()
+    async def try_acquire(self, clients: Sequence[str] = ()) -> Slot | Wait:
+        return self.try_acquire_now()  # one process: its own turns choose the client
 
     def try_acquire_now(self) -> Slot | Wait:
         """The whole decision, synchronous, so unit tests can drive it with a fake clock."""
@@ -64,6 +64,9 @@ class MemoryLimiter(Limiter):
         # a window straddling the change still sees at most one arrival per kept slot.
         while self._free_at and len(self._in_flight) + len(self._free_at) > self.limit:
             heapq.heappop(self._free_at)
+
+    async def withdraw(self) -> None:
+        """Nothing to say: no other process waits on this one's turns."""
 
     async def close(self) -> None:
         """Nothing to release: the slots are plain memory."""
