@@ -14,6 +14,7 @@ it is the upstream's word, and a typo there must not take the service down.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import math
 import time
@@ -26,7 +27,14 @@ import http_sf
 # A reset this large is a time, not a delay: 1e9 s is 2001, 1e12 is 2001 in milliseconds.
 EPOCH_SECONDS = 1e9
 EPOCH_MILLISECONDS = 1e12
-MAX_HEADER = 4096  # longer values are not parsed: no upstream needs them, an attacker might
+MAX_HEADER = 4096
+_IETF_FIELDS = (
+    "RateLimit",
+    "RateLimit-Policy",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+)  # longer values are not parsed: no upstream needs them, an attacker might
 
 
 @dataclass(frozen=True)
@@ -43,15 +51,14 @@ class Quota:
     def from_headers(cls, headers: Mapping[str, str], now: float | None = None) -> Quota:
         """Read every dialect in `headers`; `now` is the wall clock, for dates and epochs."""
         wall = time.time() if now is None else now
-        readings = [_x_ratelimit(headers, wall), *_ietf(headers)]
-        stricter = _stricter(readings)
-        return Quota(
-            limit=stricter.limit,
-            remaining=stricter.remaining,
-            window=stricter.window,
-            reset_in=stricter.reset_in,
-            retry_after=_retry_after(headers.get("Retry-After"), wall),
-        )
+        laravel = _x_ratelimit(headers, wall)
+        # Every answer of a large call comes through here: most speak one dialect only.
+        ietf = _ietf(headers) if any(name in headers for name in _IETF_FIELDS) else []
+        stricter = _stricter([laravel, *ietf]) if ietf else laravel
+        retry_after = headers.get("Retry-After")
+        if retry_after is None:
+            return stricter
+        return dataclasses.replace(stricter, retry_after=_retry_after(retry_after, wall))
 
 
 def _x_ratelimit(headers: Mapping[str, str], now: float) -> Quota:
