@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from catfacts.emulator import EmulatorConfig
+from catfacts.emulator.config import ConfigError
 from catfacts.emulator.facts import FACTS
 from catfacts.emulator.faults import FaultInjector
 from catfacts.emulator.process import (
@@ -89,7 +90,7 @@ def test_tagged_facts_tell_each_callers_answers_apart(api: Api, emulator: Emulat
     assert all(body["length"] == len(body["fact"]) for body in bodies)
 
 
-def test_stats_count_answers_by_status_client_and_request_id(
+def test_stats_count_answers_by_status_client_request_id_and_path(
     api: Api, emulator: EmulatorProcess
 ) -> None:
     emulator.control.configure(rate_limit="3/minute")
@@ -100,6 +101,7 @@ def test_stats_count_answers_by_status_client_and_request_id(
         "statuses": {"200": 3, "429": 2},
         "by_client": {"127.0.0.1": {"200": 3, "429": 2}},
         "by_request_id": {"x": {"200": 1, "429": 1}, "y": {"200": 1}},
+        "by_path": {"/fact": {"200": 3, "429": 1}, "/facts": {"429": 1}},
         "total": 5,
     }
 
@@ -117,7 +119,17 @@ def test_arrivals_are_in_order_with_their_statuses(api: Api, emulator: EmulatorP
     assert max_in_any_window(arrivals, 10.0, statuses={200}) == 3
     assert max_in_any_window(arrivals, 10.0) == 5
     raw = api.get_json("/__emulator__/arrivals")
-    assert (raw["window"], raw["limit"]) == (10.0, 3)
+    assert (raw["window"], raw["limit"], raw["policies"]) == (10.0, 3, [[3, 10.0]])
+
+
+def test_arrivals_name_every_rate_and_the_first_one_as_before(
+    api: Api, emulator: EmulatorProcess
+) -> None:
+    emulator.control.configure(rate_limit="2/second;1000/hour")
+    assert emulator.control.rate_policies() == [(2, 1.0), (1000, 3600.0)]
+    raw = api.get_json("/__emulator__/arrivals")
+    assert (raw["window"], raw["limit"]) == (1.0, 2)
+    assert raw["policies"] == [[2, 1.0], [1000, 3600.0]]
 
 
 def test_max_in_any_window_uses_half_open_intervals() -> None:
@@ -166,7 +178,28 @@ def test_put_config_returns_every_setting(emulator: EmulatorProcess) -> None:
         "plan": ["slow"],
         "seed": 3,
     }
+    assert (config["burst"], config["redirect"]) == (0, None)
     assert emulator.control.config() == config
+
+
+def test_the_new_settings_are_shown_as_set(emulator: EmulatorProcess) -> None:
+    config = emulator.control.configure(
+        rate_limit="20/second;1000/hour", dialect="proxy", burst=4, redirect="permanent"
+    )
+    assert {name: config[name] for name in ("rate_limit", "dialect", "burst", "redirect")} == {
+        "rate_limit": "20/second;1000/hour",
+        "dialect": "proxy",
+        "burst": 4,
+        "redirect": "permanent",
+    }
+
+
+def test_a_config_built_in_python_is_checked_too() -> None:
+    with pytest.raises(ConfigError, match="burst must be an integer >= 0"):
+        EmulatorConfig(burst=-1)
+    with pytest.raises(ConfigError, match="bad rate limit"):
+        EmulatorConfig(rate_limit="20/second;0/hour")
+    assert EmulatorConfig(rate_limit="20/second;1000/hour", burst=3).burst == 3
 
 
 @pytest.mark.parametrize(
@@ -174,6 +207,13 @@ def test_put_config_returns_every_setting(emulator: EmulatorProcess) -> None:
     [
         ({"rate_limit": "lots"}, "bad rate limit"),
         ({"rate_limit": 5}, "rate_limit must be a string"),
+        ({"rate_limit": "20/second;lots"}, "bad rate limit"),
+        ({"burst": -1}, "burst must be an integer >= 0"),
+        ({"burst": 1.5}, "burst must be an integer >= 0"),
+        ({"burst": True}, "burst must be an integer >= 0"),
+        ({"redirect": "always"}, "redirect must be null or one of temporary, permanent"),
+        ({"redirect": 307}, "redirect must be null or one of temporary, permanent"),
+        ({"dialect": "nginx"}, "dialect must be one of laravel, github, ietf, none, proxy"),
         ({"latency": -1}, "latency must be a number of seconds >= 0"),
         ({"jitter": "0.1"}, "jitter must be a number"),
         ({"error_rate": 1.5}, "error_rate must be a probability"),

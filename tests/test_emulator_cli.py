@@ -28,6 +28,9 @@ def test_help_describes_the_options() -> None:
     assert result.returncode == 0
     assert "--rate-limit" in result.stdout
     assert "--exit-with-stdin" in result.stdout
+    assert "--burst" in result.stdout
+    assert "--redirect {temporary,permanent}" in result.stdout
+    assert "proxy" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -36,6 +39,10 @@ def test_help_describes_the_options() -> None:
         (["--rate-limit", "often"], "bad rate limit 'often'"),
         (["--latency", "-1"], "latency must be a number of seconds >= 0"),
         (["--plan", "ok,boom"], "plan must be a list of fates"),
+        (["--rate-limit", "20/second;often"], "bad rate limit '20/second;often'"),
+        (["--burst", "-1"], "burst must be an integer >= 0"),
+        (["--burst", "many"], "argument --burst: invalid int value"),
+        (["--redirect", "sometimes"], "argument --redirect: invalid choice"),
         (["--port", "eighty"], "invalid int value"),
     ],
 )
@@ -93,6 +100,12 @@ def test_a_started_process_serves_and_stops_once_and_for_all() -> None:
     process.stop()  # a second stop is harmless
     with pytest.raises(ProcessLookupError):  # stopped, and reaped
         os.kill(process.pid, 0)
+
+
+def test_several_rates_are_taken_from_the_command_line() -> None:
+    with EmulatorProcess.start(rate_limit="20/second;1000/hour") as process:
+        assert process.control.config()["rate_limit"] == "20/second;1000/hour"
+        assert process.control.rate_policies() == [(20, 1.0), (1000, 3600.0)]
 
 
 def test_a_process_that_cannot_start_raises_with_its_stderr() -> None:

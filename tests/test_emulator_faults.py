@@ -47,6 +47,7 @@ def test_a_planned_drop_closes_the_connection_without_a_byte(emulator: EmulatorP
         "statuses": {"444": 1},
         "by_client": {"127.0.0.1": {"444": 1}},
         "by_request_id": {"gone": {"444": 1}},
+        "by_path": {"/fact": {"444": 1}},
         "total": 1,
     }
     assert [status for _, status in emulator.control.arrivals()] == [444]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from catfacts.emulator.app import create_emulator_app
-from catfacts.emulator.config import ConfigError, EmulatorConfig, Fate
+from catfacts.emulator.config import ConfigError, EmulatorConfig, Fate, Redirect
 from catfacts.emulator.dialects import Dialect
 from catfacts.emulator.server import READY_PREFIX, StartupError, serve
 
@@ -67,13 +67,29 @@ def _add_behaviour_options(parser: argparse.ArgumentParser) -> None:
         default=defaults.rate_limit,
         metavar="RATE",
         help="per client IP, in the notation of the limits package: '100/minute', "
-        "'30 per 2 seconds' (%(default)s)",
+        "'30 per 2 seconds', or several at once: '20/second;1000/hour' (%(default)s)",
     )
     group.add_argument(
         "--dialect",
         choices=list(Dialect),
         default=defaults.dialect,
-        help="the rate-limit headers to speak (%(default)s, as catfact.ninja)",
+        help="the rate-limit headers to speak (%(default)s, as catfact.ninja); 'proxy' puts "
+        "nginx's limit_req in front instead, which sends none",
+    )
+    group.add_argument(
+        "--burst",
+        type=int,
+        default=defaults.burst,
+        metavar="N",
+        help="requests beyond the rate that the proxy dialect's nginx lets through, as "
+        "limit_req's burst=N nodelay (%(default)s)",
+    )
+    group.add_argument(
+        "--redirect",
+        choices=list(Redirect),
+        default=defaults.redirect,
+        help="redirect /fact to /v2/fact with a 307 (temporary) or a 308 (permanent); "
+        "each hop is rate limited (no redirect)",
     )
     group.add_argument(
         "--latency", type=float, default=0.0, metavar="SECONDS", help="wait before each answer"

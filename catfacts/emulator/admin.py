@@ -27,15 +27,24 @@ def add_admin_routes(app: web.Application) -> None:
 
 
 async def _stats(request: web.Request) -> web.Response:
-    """Answers to /fact and /facts, counted by status, client and X-Request-ID."""
+    """Answers to /fact, /v2/fact and /facts, counted by status, client, X-Request-ID and path."""
     return web.json_response(request.app[STATE].traffic.stats_json())
 
 
 async def _arrivals(request: web.Request) -> web.Response:
-    """`[time, status]` per request in arrival order, with the rate to check them against."""
+    """`[time, status]` per request in arrival order, with the rates to check them against.
+
+    "window" and "limit" are the first rate's, as when there could be only one, so callers that
+    read them keep working; "policies" lists every rate as `[limit, window]`.
+    """
     state = request.app[STATE]
-    rate = state.throttle.rate
-    body = {"arrivals": state.traffic.arrivals_json(), "window": rate.window, "limit": rate.limit}
+    first = state.rates[0]
+    body = {
+        "arrivals": state.traffic.arrivals_json(),
+        "window": first.window,
+        "limit": first.limit,
+        "policies": [[rate.limit, rate.window] for rate in state.rates],
+    }
     return web.json_response(body)
 
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from catfacts.emulator.dialects import Dialect
-from catfacts.emulator.throttle import parse_rate
+from catfacts.emulator.throttle import parse_rates
 
 
 class Fate(StrEnum):
@@ -25,6 +25,18 @@ class Fate(StrEnum):
     MISSING_FACT = "missing_fact"  # 200 JSON without a "fact" key
     SLOW = "slow"  # waits `slow_seconds` more, then answers normally
     DROP = "drop"  # counted as 444, then the connection closes without any answer
+
+
+class Redirect(StrEnum):
+    """How /fact sends its callers to /v2/fact, as a server whose route moved."""
+
+    TEMPORARY = "temporary"  # 307 Temporary Redirect
+    PERMANENT = "permanent"  # 308 Permanent Redirect
+
+    @property
+    def status(self) -> int:
+        """The status of the redirect: both keep the method and the body, unlike 302 and 301."""
+        return 307 if self is Redirect.TEMPORARY else 308
 
 
 class ConfigError(ValueError):
@@ -39,8 +51,9 @@ _DURATIONS = ("latency", "jitter", "slow_seconds")
 class EmulatorConfig:
     """How the emulator limits, delays and breaks its answers (`python -m catfacts.emulator -h`)."""
 
-    rate_limit: str = "100/minute"
+    rate_limit: str = "100/minute"  # one rate, or several separated by ";": "20/second;1000/hour"
     dialect: Dialect = Dialect.LARAVEL
+    burst: int = 0  # the `proxy` dialect's nginx burst: requests beyond the rate it lets through
     latency: float = 0.0
     jitter: float = 0.0
     error_rate: float = 0.0
@@ -52,12 +65,15 @@ class EmulatorConfig:
     plan: tuple[Fate, ...] = ()
     seed: int | None = None
     tag_facts: bool = False
+    redirect: Redirect | None = None  # if set, /fact redirects to /v2/fact, which serves facts
 
     def __post_init__(self) -> None:
         try:
-            parse_rate(self.rate_limit)
+            parse_rates(self.rate_limit)
         except ValueError as error:
             raise ConfigError(str(error)) from None
+        if self.burst < 0:
+            raise _expected("burst", "an integer >= 0")
         for name in _DURATIONS:
             if not 0.0 <= getattr(self, name) < math.inf:
                 raise _expected(name, "a number of seconds >= 0")
@@ -98,6 +114,12 @@ def _read_number(name: str, value: object) -> float:
     return float(value)
 
 
+def _read_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _expected(name, "an integer >= 0")
+    return value
+
+
 def _read_flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise _expected(name, "true or false")
@@ -125,9 +147,19 @@ def _read_dialect(name: str, value: object) -> Dialect:
     return Dialect(value)
 
 
+def _read_redirect(name: str, value: object) -> Redirect | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in tuple(Redirect):
+        raise _expected(name, f"null or one of {', '.join(Redirect)}")
+    return Redirect(value)
+
+
 _READERS: dict[str, Callable[[str, object], Any]] = {
     "rate_limit": _read_text,
     "dialect": _read_dialect,
+    "burst": _read_count,
+    "redirect": _read_redirect,
     "tag_facts": _read_flag,
     "seed": _read_seed,
     "plan": _read_plan,

@@ -60,6 +60,13 @@ class FaultInjector:
         """The outcome of a /facts request: always answered, after the usual latency."""
         return Outcome(Fate.OK, self._delay(Fate.OK))
 
+    def for_redirect(self) -> Outcome:
+        """The outcome of a redirect from /fact: the usual latency, and no fate of the plan.
+
+        The plan and the fault rates are about the facts themselves, which the next hop serves.
+        """
+        return Outcome(Fate.OK, self._delay(Fate.OK))
+
     def _draw_fate(self) -> Fate:
         config = self._config
         draw = self._fate_rng.random()

@@ -134,7 +134,7 @@ class EmulatorControl:
         self._call("POST", "reset")
 
     def stats(self) -> dict[str, Any]:
-        """The answers counted by "statuses", "by_client" and "by_request_id", and the "total"."""
+        """The "statuses", "by_client", "by_request_id" and "by_path" counts, and the "total"."""
         return self._call("GET", "stats")
 
     def arrivals(self) -> list[tuple[float, int]]:
@@ -144,6 +144,14 @@ class EmulatorControl:
         """
         body = self._call("GET", "arrivals")
         return [(float(at), int(status)) for at, status in body["arrivals"]]
+
+    def rate_policies(self) -> list[tuple[int, float]]:
+        """(limit, window in seconds) of every rate the emulator enforces, in the order given.
+
+        With `max_in_any_window`, a test checks the arrivals against each of them.
+        """
+        body = self._call("GET", "arrivals")
+        return [(int(limit), float(window)) for limit, window in body["policies"]]
 
     def close(self) -> None:
         """Close the pooled connections."""

@@ -13,7 +13,8 @@ from catfacts.emulator.catalog import FactCatalog
 from catfacts.emulator.config import EmulatorConfig
 from catfacts.emulator.facts import FACTS
 from catfacts.emulator.faults import FaultInjector
-from catfacts.emulator.throttle import Clock, FixedWindowThrottle, parse_rate
+from catfacts.emulator.limit_req import LeakyBucketThrottle
+from catfacts.emulator.throttle import Clock, FixedWindowThrottle, Rate, parse_rates
 from catfacts.emulator.traffic import TrafficLog
 
 
@@ -24,7 +25,9 @@ class EmulatorState:
         self.clock = clock
         self.config = config
         self.catalog = FactCatalog(FACTS)
+        self.rates: tuple[Rate, ...] = parse_rates(config.rate_limit)
         self.throttle = self._new_throttle()
+        self.bucket = self._new_bucket()
         self.faults = FaultInjector(config)
         self.traffic = TrafficLog()
         self._tag_counts: Counter[str] = Counter()
@@ -33,17 +36,22 @@ class EmulatorState:
         """Apply `changes`, JSON values by setting name; on ConfigError nothing has changed.
 
         A new plan or seed restarts the plan or the generators; a new rate limit (even the same
-        one) starts every client afresh, as the windows of the old rate mean nothing under it.
+        one) starts every client afresh, as the windows of the old rate mean nothing under it, and
+        so does a new burst for the buckets of the `proxy` dialect.
         """
         self.config = self.config.updated(changes)
         self.faults.reconfigure(self.config, changes.keys())
         if "rate_limit" in changes:
+            self.rates = parse_rates(self.config.rate_limit)
             self.throttle = self._new_throttle()
+        if "rate_limit" in changes or "burst" in changes:
+            self.bucket = self._new_bucket()
 
     def reset(self) -> None:
-        """Forget the traffic, the rate windows and the tag counts; the settings stay."""
+        """Forget the traffic, the rate windows and buckets, and the tag counts; settings stay."""
         self.traffic.clear()
         self.throttle.reset()
+        self.bucket.reset()
         self._tag_counts.clear()
 
     def config_json(self) -> dict[str, Any]:
@@ -62,7 +70,10 @@ class EmulatorState:
         return f"{fact} [{tag} #{self._tag_counts[tag]}]"
 
     def _new_throttle(self) -> FixedWindowThrottle:
-        return FixedWindowThrottle(parse_rate(self.config.rate_limit), clock=self.clock)
+        return FixedWindowThrottle(self.rates, clock=self.clock)
+
+    def _new_bucket(self) -> LeakyBucketThrottle:
+        return LeakyBucketThrottle(self.rates, burst=self.config.burst, clock=self.clock)
 
 
 STATE = web.AppKey("emulator_state", EmulatorState)

@@ -24,12 +24,13 @@ class Arrival:
 
 
 class TrafficLog:
-    """Counts the answers to rate-limited requests, by status, client and request id."""
+    """Counts the answers to rate-limited requests, by status, client, request id and path."""
 
     def __init__(self) -> None:
         self._statuses: Counter[int] = Counter()
         self._by_client: dict[str, Counter[int]] = {}
         self._by_request_id: dict[str, Counter[int]] = {}
+        self._by_path: dict[str, Counter[int]] = {}
         self._arrivals: deque[Arrival] = deque(maxlen=ARRIVALS_KEPT)
         self._generation = 0
 
@@ -39,8 +40,12 @@ class TrafficLog:
         self._arrivals.append(arrival)
         return arrival
 
-    def answered(self, arrival: Arrival, status: int, client: str, request_id: str | None) -> None:
+    def answered(
+        self, arrival: Arrival, status: int, client: str, request_id: str | None, *, path: str
+    ) -> None:
         """Count an answer; requests without an X-Request-ID are left out of `by_request_id`.
+
+        By path, a redirect and the request that follows it are told apart: each hop is counted.
 
         A request that arrived before the last `clear` is not counted: a slow answer to an earlier
         test must not land in the next one's counts.
@@ -50,6 +55,7 @@ class TrafficLog:
             return
         self._statuses[status] += 1
         self._by_client.setdefault(client, Counter())[status] += 1
+        self._by_path.setdefault(path, Counter())[status] += 1
         if request_id is not None:
             self._by_request_id.setdefault(request_id, Counter())[status] += 1
 
@@ -59,6 +65,7 @@ class TrafficLog:
         self._statuses.clear()
         self._by_client.clear()
         self._by_request_id.clear()
+        self._by_path.clear()
         self._arrivals.clear()
 
     def stats_json(self) -> dict[str, Any]:
@@ -67,6 +74,7 @@ class TrafficLog:
             "statuses": _by_status(self._statuses),
             "by_client": {client: _by_status(c) for client, c in self._by_client.items()},
             "by_request_id": {rid: _by_status(c) for rid, c in self._by_request_id.items()},
+            "by_path": {path: _by_status(c) for path, c in self._by_path.items()},
             "total": self._statuses.total(),
         }
 
