@@ -9,19 +9,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from catfacts import access, embedded, inbound, logs, openapi, page, routes
-from catfacts.errors import register_error_handlers
-from catfacts.observe import endpoints
-from catfacts.services import EXTENSION, Services
-from catfacts.settings import Settings
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the service; `test_config` overrides settings by name (`{"max_facts": 5}`)."""
+    """Build the service; `test_config` overrides settings by name (`{"max_facts": 5}`).
+
+    Everything is imported here, not at the package's import: `import catfacts.rates` or
+    `catfacts.limiter` from an asyncio program loads no Flask.
+    """
+    from flask import Flask
+
+    from catfacts import access, embedded, inbound, logs, openapi, page, routes
+    from catfacts.errors import register_error_handlers
+    from catfacts.observe import endpoints
+    from catfacts.services import EXTENSION, Services
+    from catfacts.settings import Settings
+
     settings = Settings.load(os.environ, test_config)
     logs.configure_logging(settings.log_level)
     upstream_url = settings.upstream_url or embedded.start(settings)

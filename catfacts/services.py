@@ -18,7 +18,8 @@ from catfacts.dispatch.learning import RateLearner
 from catfacts.limiter import Limiter
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
-from catfacts.settings import CAUTIOUS_RATE, Rate, Settings
+from catfacts.rates import Rates
+from catfacts.settings import Settings
 from catfacts.upstream.client import AsyncUpstream, SyncUpstream
 
 EXTENSION = "catfacts"
@@ -44,21 +45,24 @@ class Services:
         self.async_upstream = AsyncUpstream(self.upstream_url, timeout)
         # The dispatcher's own pool: a request that holds a slot never queues for a connection
         # behind an all-at-once call, and slots in flight rarely outnumber these.
-        rate = settings.rate or CAUTIOUS_RATE  # until the upstream says, with auto
-        limited_upstream = AsyncUpstream(self.upstream_url, timeout, MAX_CONNECTIONS, "limited")
-        self.limiter = self._limiter(rate)
-        learner = RateLearner(ceiling=settings.rate)
+        # It follows no redirect by itself: each hop must take a slot of its own.
+        limited_upstream = AsyncUpstream(
+            self.upstream_url, timeout, MAX_CONNECTIONS, "limited", follow_redirects=False
+        )
+        learner = RateLearner(settings.rate)  # with auto, where it starts until the upstream says
+        self.limiter = self._limiter(learner.rates)
         self.dispatcher = Dispatcher(limited_upstream, self.limiter, learner=learner)
-        self.admission = Admission(settings.max_calls, retry_after=math.ceil(rate.window))
+        retry_after = math.ceil(learner.rates.longest_window or 1.0)
+        self.admission = Admission(settings.max_calls, retry_after=retry_after)
         for closer in (self.async_upstream.close, limited_upstream.close, self.limiter.close):
             self.loop.on_stop(closer)
 
-    def _limiter(self, rate: Rate) -> Limiter:
+    def _limiter(self, rates: Rates) -> Limiter:
         """Redis when configured, so that every worker and host shares one budget."""
         settings = self.settings
         if settings.redis_url is None:
-            return MemoryLimiter(rate)
-        return RedisLimiter(rate, settings.redis_url, self.upstream_url, settings.upstream_timeout)
+            return MemoryLimiter(rates)
+        return RedisLimiter(rates, settings.redis_url, self.upstream_url, settings.upstream_timeout)
 
     def drain(self) -> None:
         """Shutdown has begun (SIGTERM): refuse new calls, end the others after the grace."""

@@ -13,46 +13,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import limits
-
 from catfacts.emulator.dialects import Dialect
+from catfacts.rates import Rate, Rates
 
 
 class ConfigError(ValueError):
     """A setting has a value the service cannot run with."""
 
 
-@dataclass(frozen=True)
-class Rate:
-    """A rate limit, `limit` requests in any interval of `window` seconds ("100/minute")."""
-
-    limit: int
-    window: float
-    text: str
-
-    @classmethod
-    def parse(cls, text: str) -> Rate:
-        """Parse the notation of the `limits` package: "20/second", "30 per 2 seconds"."""
-        try:
-            item = limits.parse(text)
-        except ValueError:
-            raise ValueError(
-                "not a rate like '100/minute', '20/second' or '30 per 2 seconds'"
-            ) from None
-        if item.amount < 1:
-            raise ValueError("the limit must allow at least one request")
-        return cls(limit=item.amount, window=float(item.get_expiry()), text=text)
-
-
-# `CATFACTS_RATE_LIMIT=auto`: learn the rate from the upstream. Until it announces one (or if it
-# never does), run at the cautious rate; the embedded upstream then has the real API's.
+# `CATFACTS_RATE_LIMIT=auto`: learn the rates from the upstream (`dispatch.learning`); the
+# embedded upstream then has the real API's.
 AUTO = "auto"
 CAUTIOUS_RATE = Rate(60, 60.0, "60/minute")
-REAL_API_RATE = Rate(100, 60.0, "100/minute")
+REAL_API_RATE = Rates.parse("100/minute")
 
 
-def _rate(raw: str) -> Rate | None:
-    return None if raw.lower() == AUTO else Rate.parse(raw)
+def _rates(raw: str) -> Rates | None:
+    return None if raw.lower() == AUTO else Rates.parse(raw)
 
 
 @dataclass(frozen=True)
@@ -60,7 +37,7 @@ class Settings:
     """What the service needs to run; defaults match the public Cat Facts API."""
 
     upstream_url: str | None = None
-    rate: Rate | None = REAL_API_RATE  # None: auto, learned from the upstream
+    rate: Rates | None = REAL_API_RATE  # None: auto, learned from the upstream
     upstream_timeout: float = 5.0
     max_facts: int = 1000
     host: str = "127.0.0.1"
@@ -218,7 +195,7 @@ def _log_level(raw: str) -> str:
 
 _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "upstream_url": ("CATFACTS_UPSTREAM_URL", _url),
-    "rate": ("CATFACTS_RATE_LIMIT", _rate),
+    "rate": ("CATFACTS_RATE_LIMIT", _rates),
     "upstream_timeout": ("CATFACTS_UPSTREAM_TIMEOUT", positive_seconds),
     "max_facts": ("CATFACTS_MAX_FACTS", _positive_int),
     "host": ("CATFACTS_HOST", _host),

@@ -7,12 +7,13 @@ from collections.abc import Callable
 
 import pytest
 
-from catfacts.limiter import PAUSED, WINDOW, Limiter, Slot, Wait
+from catfacts.limiter import PACED, PAUSED, WINDOW, Limiter, Slot, Wait
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
-from catfacts.settings import Rate
+from catfacts.rates import Rate, Rates
 
-RATE = Rate.parse("3 per 2 seconds")
+RATE = Rates.parse("3 per 2 seconds")
+WINDOW_S = RATE.policies[0].window
 MakeLimiter = Callable[[], Limiter]
 
 
@@ -77,7 +78,7 @@ def test_a_pause_holds_every_slot(make_limiter: MakeLimiter) -> None:
 def test_a_lower_limit_grants_fewer(make_limiter: MakeLimiter) -> None:
     async def scenario() -> None:
         limiter = make_limiter()
-        await limiter.set_rate(2, RATE.window)
+        await limiter.set_rates(Rates((Rate(2, WINDOW_S),)))
         slots, _ = await take_all(limiter)
         assert len(slots) == 2
         await limiter.close()
@@ -88,7 +89,7 @@ def test_a_lower_limit_grants_fewer(make_limiter: MakeLimiter) -> None:
 def test_acquire_sleeps_until_a_slot_frees_then_grants_it(make_limiter: MakeLimiter) -> None:
     async def scenario() -> float:
         limiter = make_limiter()
-        await limiter.set_rate(1, RATE.window)
+        await limiter.set_rates(Rates((Rate(1, WINDOW_S),)))
         await limiter.release(await limiter.acquire())
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -103,10 +104,10 @@ def test_acquire_sleeps_until_a_slot_frees_then_grants_it(make_limiter: MakeLimi
 def test_a_released_slot_frees_one_new_window_after_its_answer(make_limiter: MakeLimiter) -> None:
     async def scenario() -> tuple[Wait, Wait]:
         limiter = make_limiter()
-        await limiter.set_rate(1, RATE.window)
+        await limiter.set_rates(Rates((Rate(1, WINDOW_S),)))
         await limiter.release(await limiter.acquire())
         longer = await limiter.try_acquire()
-        await limiter.set_rate(1, 0.5)  # the upstream's window turns out shorter
+        await limiter.set_rates(Rates((Rate(1, 0.5),)))  # the upstream's window turns out shorter
         shorter = await limiter.try_acquire()
         await limiter.close()
         assert isinstance(longer, Wait)
@@ -116,3 +117,56 @@ def test_a_released_slot_frees_one_new_window_after_its_answer(make_limiter: Mak
     longer, shorter = asyncio.run(scenario())
     assert 1.9 <= longer.seconds <= 2.0
     assert 0.4 <= shorter.seconds <= 0.5
+
+
+def test_a_lowered_limit_never_frees_a_slot_in_flight(make_limiter: MakeLimiter) -> None:
+    async def scenario() -> tuple[list[Slot], Wait]:
+        limiter = make_limiter()
+        (first, _, _), _ = await take_all(limiter)
+        await limiter.set_rates(Rates((Rate(1, WINDOW_S),)))  # two over the new limit, in flight
+        await limiter.cancel(first)  # still one in flight over the limit of one
+        answer = await take_all(limiter)
+        await limiter.close()
+        return answer
+
+    slots, wait = asyncio.run(scenario())
+    assert slots == []
+    assert wait.reason == WINDOW
+
+
+def test_every_policy_binds(make_limiter: MakeLimiter) -> None:
+    async def scenario() -> tuple[int, Wait, int]:
+        limiter = make_limiter()
+        await limiter.set_rates(Rates((Rate(2, 0.3), Rate(3, 10.0))))
+        slots, _ = await take_all(limiter)  # two, then the short window is full
+        for slot in slots:
+            await limiter.release(slot)
+        await asyncio.sleep(0.35)
+        more, wait = await take_all(limiter)  # one more, then the long window is full
+        await limiter.close()
+        return len(slots), wait, len(more)
+
+    first, wait, second = asyncio.run(scenario())
+    assert (first, second) == (2, 1)
+    assert 9.5 <= wait.seconds <= 10.0
+
+
+def test_a_pace_spaces_every_grant(make_limiter: MakeLimiter) -> None:
+    async def scenario() -> tuple[Slot | Wait, Slot | Wait, float]:
+        limiter = make_limiter()
+        await limiter.set_rates(Rates(pace=5.0))
+        first = await limiter.try_acquire()
+        second = await limiter.try_acquire()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await limiter.acquire()
+        waited = loop.time() - started
+        await limiter.close()
+        return first, second, waited
+
+    first, second, waited = asyncio.run(scenario())
+    assert isinstance(first, Slot)
+    assert isinstance(second, Wait)
+    assert second.reason == PACED
+    assert 0.15 <= second.seconds <= 0.2
+    assert 0.15 <= waited < 0.3

@@ -14,7 +14,7 @@ import redis
 
 from catfacts.limiter import BEHIND, WINDOW, Slot, Wait
 from catfacts.limiter.redis import RedisLimiter
-from catfacts.settings import Rate
+from catfacts.rates import Rates
 
 UPSTREAM = "http://upstream.test"
 WORKERS = Callable[[RedisLimiter, RedisLimiter], Awaitable[None]]
@@ -22,7 +22,7 @@ WORKERS = Callable[[RedisLimiter, RedisLimiter], Awaitable[None]]
 
 def with_two_workers(redis_url: str, scenario: WORKERS, rate: str = "100/second") -> None:
     async def run() -> None:
-        one, two = (RedisLimiter(Rate.parse(rate), redis_url, UPSTREAM, lease=5.0) for _ in "12")
+        one, two = (RedisLimiter(Rates.parse(rate), redis_url, UPSTREAM, lease=5.0) for _ in "12")
         try:
             await scenario(one, two)
         finally:
@@ -49,7 +49,7 @@ def test_a_client_behind_on_another_worker_is_served_before_one_ahead(redis_url:
         behind = await one.try_acquire(["crowd"])
         assert isinstance(behind, Wait)
         assert behind.reason == BEHIND
-        assert 0 < behind.seconds <= one.window
+        assert 0 < behind.seconds <= one.rates.longest_window
         # Worker two holds both; the single client is the one behind, whatever its turn order.
         assert await granted(two, "crowd", "single") == "single"
         assert await granted(one, "crowd") == "crowd"
@@ -81,7 +81,7 @@ def test_a_wait_for_another_workers_client_takes_no_slot(redis_url: str) -> None
             assert isinstance(behind, Wait) and behind.reason == BEHIND
             assert behind.seconds == pytest.approx(0.01)  # one slot's share of the window
         # Two slots taken, the refusals none.
-        assert redis.Redis.from_url(redis_url).zcard(one._slots) == 2
+        assert redis.Redis.from_url(redis_url).zcard(one._keys[1]) == 2  # in flight
         assert await granted(two, "single") == "single"
 
     with_two_workers(redis_url, scenario)
@@ -113,7 +113,7 @@ def test_a_client_no_worker_asks_for_any_more_drops_out_within_a_window(redis_ur
         assert await granted(two, "single") == "single"
         assert await granted(one, "crowd") == "crowd"
         assert isinstance(await one.try_acquire(["crowd"]), Wait)
-        await asyncio.sleep(two.window + 1.1)  # worker two died without a word
+        await asyncio.sleep(two.rates.longest_window + 1.1)  # worker two died without a word
         assert await granted(one, "crowd") == "crowd"
 
     with_two_workers(redis_url, scenario, "10/second")
@@ -123,7 +123,7 @@ def test_a_worker_that_stops_naming_a_client_drops_it(redis_url: str) -> None:
     async def scenario(one: RedisLimiter, two: RedisLimiter) -> None:
         assert await granted(two, "single", "other") == "single"
         assert await granted(two, "other") == "other"
-        waiting = redis.Redis.from_url(redis_url).zrange(two._waiting, 0, -1)
+        waiting = redis.Redis.from_url(redis_url).zrange(two._keys[6], 0, -1)
         assert waiting == [f"{two._me}\nother".encode()]
 
     with_two_workers(redis_url, scenario)

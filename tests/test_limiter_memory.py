@@ -11,7 +11,7 @@ import pytest
 from catfacts.emulator.process import max_in_any_window
 from catfacts.limiter import PAUSED, WINDOW, Slot, Wait
 from catfacts.limiter.memory import MemoryLimiter
-from catfacts.settings import Rate
+from catfacts.rates import Rate, Rates
 
 
 class FakeClock:
@@ -28,7 +28,7 @@ def clock() -> FakeClock:
 
 
 def limiter(clock: FakeClock, text: str = "3/second") -> MemoryLimiter:
-    return MemoryLimiter(Rate.parse(text), clock)
+    return MemoryLimiter(Rates.parse(text), clock)
 
 
 def take(limiter: MemoryLimiter) -> Slot:
@@ -83,7 +83,7 @@ def test_a_lower_limit_takes_effect_on_slots_already_released(clock: FakeClock) 
     async def scenario() -> None:
         for slot in [take(slots) for _ in range(4)]:
             await slots.release(slot)
-        await slots.set_rate(2, 1.0)
+        await slots.set_rates(Rates((Rate(2, 1.0),)))
 
     asyncio.run(scenario())
     clock.now = 5.0
@@ -97,7 +97,7 @@ def test_no_window_ever_sees_more_than_the_limit_arrive_whatever_the_delays(seed
     """Simulate sends, arrivals and answers with random network delays, on a fake clock."""
     rng = random.Random(seed)
     clock = FakeClock()
-    rate = Rate.parse("5/second")
+    rate = Rates.parse("5/second")
     slots = MemoryLimiter(rate, clock)
     answers: list[tuple[float, int, Slot]] = []  # a heap of (answered at, tie-break, slot)
     arrivals: list[float] = []
@@ -116,4 +116,5 @@ def test_no_window_ever_sees_more_than_the_limit_arrive_whatever_the_delays(seed
 
     asyncio.run(simulate())
     arrivals.sort()
-    assert max_in_any_window([(t, 200) for t in arrivals], rate.window) == rate.limit
+    [policy] = rate.policies
+    assert max_in_any_window([(t, 200) for t in arrivals], policy.window) == policy.limit

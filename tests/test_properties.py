@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from catfacts.emulator.process import max_in_any_window
 from catfacts.limiter import Slot, Wait
 from catfacts.limiter.memory import MemoryLimiter
-from catfacts.settings import Rate
+from catfacts.rates import Rate, Rates
 
 UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
@@ -92,7 +92,7 @@ def test_never_more_than_l_arrive_in_any_window_whatever_the_arrivals_delays_and
     limit: int, window: float, demand: list[Request], pauses: list[tuple[float, float]]
 ) -> None:
     clock = FakeClock()
-    slots = MemoryLimiter(Rate(limit, window, f"{limit} per {window} s"), clock)
+    slots = MemoryLimiter(Rates((Rate(limit, window),)), clock)
     waiting = sorted(demand, key=lambda r: r.wants_at)
     pending_pauses = sorted(pauses)
     releases: list[tuple[float, int, Slot, bool]] = []  # (at, tie-break, slot, used)

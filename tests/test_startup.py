@@ -9,7 +9,8 @@ import urllib.request
 
 import pytest
 
-from catfacts.settings import ConfigError, Rate, Settings
+from catfacts.rates import Rate, Rates
+from catfacts.settings import ConfigError, Settings
 from tests.support import ServiceProcess, catfacts_env, free_port
 
 SERVE = [sys.executable, "-m", "catfacts"]
@@ -39,8 +40,10 @@ def test_a_bad_setting_names_the_variable_and_the_reason(variable: str, value: s
 def test_rates_use_the_notation_of_the_limits_package() -> None:
     rate = Settings.load({"CATFACTS_RATE_LIMIT": "30 per 2 seconds"}).rate
     assert rate is not None
-    assert (rate.limit, rate.window) == (30, 2.0)
-    assert Settings.load({}).rate == Rate(100, 60.0, "100/minute")
+    assert rate.policies == (Rate(30, 2.0),)
+    assert Settings.load({}).rate == Rates((Rate(100, 60.0),))
+    several = Settings.load({"CATFACTS_RATE_LIMIT": "20/second;1000/hour"}).rate
+    assert several == Rates((Rate(20, 1.0), Rate(1000, 3600.0)))
     assert Settings.load({"CATFACTS_RATE_LIMIT": "auto"}).rate is None
 
 
@@ -49,7 +52,7 @@ def test_a_bad_setting_stops_start_up_with_one_line() -> None:
     assert service.wait() != 0
     assert service.output.strip().splitlines() == [
         "catfacts: CATFACTS_RATE_LIMIT='lots': "
-        "not a rate like '100/minute', '20/second' or '30 per 2 seconds'"
+        "not a rate like '100/minute', '20/second;1000/hour' or '30 per 2 seconds'"
     ]
 
 

@@ -1,16 +1,22 @@
-"""The limiter interface: at most L requests reach the upstream in any interval of W seconds.
+"""The limiter interface: for every rate in force, at most L requests reach the upstream in any
+interval of W seconds; with a pace, requests go at least 1/pace seconds apart.
 
-The scheme (the same for every backend): there are L slots. A request takes a slot when it is
-sent; the slot becomes free W seconds after the request's answer came back, or after it failed
-or timed out. The upstream counts a request when it arrives, which is after it was sent and
-before its answer came back, so two arrivals on one slot are always more than W apart: in any
-interval of length W there is at most one arrival per slot, L in all, whatever the network delay.
-It costs one round trip per window compared with a perfect clock, and needs no safety margin.
+The scheme (the same for every backend): a request takes a slot when it is sent; it counts
+against every policy from then until W seconds after its answer came back (or it failed or timed
+out). A new slot is granted only while fewer than L count. The upstream counts a request when it
+arrives, after it was sent and before its answer came back, so the requests that arrive in any
+interval of length W all count at its end: at most L of them, whatever the network delay. It
+costs one round trip per window compared with a perfect clock, and needs no safety margin.
 It assumes only that a request the upstream counts reaches it before our timeout for it ends
-(a timed-out request's slot is released when it times out).
+(a timed-out request counts from when it timed out).
+
+Each slot is stored as the time its answer came, never as a time it frees: so the rates may
+change at any moment (a window learned longer or shorter, a limit lowered) without moving or
+dropping a single slot, and a slot still in flight always counts.
 
 Backends differ only in where the slots live: `memory` in this process, `redis` in Redis so that
-every worker and host shares one budget. Pick one with `create_limiter`.
+every worker and host shares one budget, and the rates learned with it. Pick one with
+`create_limiter`.
 
 Fair shares across processes: a caller names the clients it has work for (`clients`, in its own
 turn order). The memory limiter serves one process, whose turns are already fair, so it ignores
@@ -22,6 +28,7 @@ client is further behind, the caller waits (`BEHIND`) for as long as the slots' 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -29,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from catfacts.observe import metrics
-from catfacts.settings import Rate
+from catfacts.rates import Rates
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +67,17 @@ class StateLost(Exception):
 WINDOW = "the upstream window"
 PAUSED = "the upstream's Retry-After"
 BEHIND = "another worker's client, further behind"
+PACED = "the pace learned from the upstream's refusals"
+
+OnShared = Callable[[Rates], None]
 
 
 class Limiter(ABC):
     """Slots for requests to the upstream; see the module docstring for the invariant."""
 
-    def __init__(self, rate: Rate) -> None:
-        self.rate = rate  # as started; `limit` and `window` follow what the upstream announces
-        self.limit, self.window = rate.limit, rate.window
+    def __init__(self, rates: Rates) -> None:
+        self.rates = rates  # this process's; shared ones (Redis) win, and reach `on_shared`
+        self.on_shared: OnShared | None = None
 
     async def acquire(
         self,
@@ -108,8 +118,10 @@ class Limiter(ABC):
         """Grant no slot for `seconds` (the upstream said so with a 429)."""
 
     @abstractmethod
-    async def set_rate(self, limit: int, window: float) -> None:
-        """The upstream announced another rate: use it from now on, keeping the invariant."""
+    async def set_rates(self, rates: Rates) -> Rates:
+        """This process learned `rates`: use them from now on, and share them where slots are
+        shared. Returns the rates in force, which are another process's if it changed them
+        first (they reach `on_shared` too)."""
 
     @abstractmethod
     async def withdraw(self) -> None:
@@ -120,12 +132,20 @@ class Limiter(ABC):
         """Release connections, if the backend holds any."""
 
 
-def wait_for_slot(now: float, window: float, next_free: float | None) -> Wait:
-    """How long to wait when every slot is taken.
+def wait_for_room(now: float, rates: Rates, flying: int, answered: Sequence[float]) -> float:
+    """Seconds until every policy has room for one more request (0: now).
 
-    A slot still in flight frees W after an answer that has not come yet, so never before
-    now + W; a released slot frees at its known time. Sleep until the earlier of the two and
-    look again: no polling, and no wake-up message is needed between processes.
+    `answered` holds, in order, when each slot that still counts had its answer. For a policy of
+    L per W, the oldest answers free first, each W after it came; a slot still in flight frees
+    no sooner than now + W. Sleep until then and look again: no polling, and no wake-up message
+    is needed between processes.
     """
-    soonest = now + window if next_free is None else min(next_free, now + window)
-    return Wait(max(soonest - now, 0.0), WINDOW)
+    wait = 0.0
+    for rate in rates.policies:
+        since = bisect.bisect_right(answered, now - rate.window)
+        counted = len(answered) - since
+        over = flying + counted - rate.limit + 1  # how many must stop counting first
+        if over > 0:
+            oldest = answered[since + over - 1] if over <= counted else now
+            wait = max(wait, oldest + rate.window - now)
+    return wait

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import heapq
+import bisect
 import itertools
 import time
 from collections.abc import Callable, Sequence
 
-from catfacts.limiter import PAUSED, Limiter, Slot, Wait, wait_for_slot
-from catfacts.settings import Rate
+from catfacts.limiter import PACED, PAUSED, WINDOW, Limiter, Slot, Wait, wait_for_room
+from catfacts.rates import Rates
 
 
 class MemoryLimiter(Limiter):
-    """L slots in memory; a released slot is free again W seconds after its answer came back.
+    """Slots in memory: each counts from its send until a window after its answer came back.
 
     Usage::
 
@@ -23,12 +23,13 @@ class MemoryLimiter(Limiter):
     The clock is injectable so tests can check the invariant exactly, without sleeping.
     """
 
-    def __init__(self, rate: Rate, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(rate)
+    def __init__(self, rates: Rates, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(rates)
         self._clock = clock
         self._in_flight: set[str] = set()
-        self._free_at: list[float] = []  # a heap: when each released slot may be used again
+        self._answered: list[float] = []  # when each counted slot's answer came, in order
         self._paused_until = float("-inf")
+        self._next_send = float("-inf")  # the pace's
         self._ids = itertools.count(1)
 
     async def try_acquire(self, clients: Sequence[str] = ()) -> Slot | Wait:
@@ -39,31 +40,32 @@ class MemoryLimiter(Limiter):
         now = self._clock()
         if now < self._paused_until:
             return Wait(self._paused_until - now, PAUSED)
-        if len(self._in_flight) + len(self._free_at) < self.limit:
-            return self._take()
-        if self._free_at and self._free_at[0] <= now:
-            heapq.heappop(self._free_at)
-            return self._take()
-        return wait_for_slot(now, self.window, self._free_at[0] if self._free_at else None)
+        self._forget_before(now - self.rates.longest_window)
+        wait = wait_for_room(now, self.rates, len(self._in_flight), self._answered)
+        if wait > 0:
+            return Wait(wait, WINDOW)
+        if self.rates.pace is not None:
+            if now < self._next_send:
+                return Wait(self._next_send - now, PACED)
+            self._next_send = max(self._next_send, now) + 1 / self.rates.pace
+        slot = Slot(str(next(self._ids)))
+        self._in_flight.add(slot.id)
+        return slot
 
     async def release(self, slot: Slot) -> None:
-        self._give_back(slot, self._clock() + self.window)
+        if slot.id in self._in_flight:
+            self._in_flight.discard(slot.id)
+            bisect.insort(self._answered, self._clock())
 
     async def cancel(self, slot: Slot) -> None:
-        self._give_back(slot, self._clock())
+        self._in_flight.discard(slot.id)
 
     async def pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, self._clock() + seconds)
 
-    async def set_rate(self, limit: int, window: float) -> None:
-        # A released slot frees one window after its answer, whichever window is in force.
-        shift = window - self.window
-        self._free_at = [free_at + shift for free_at in self._free_at]
-        self.limit, self.window = limit, window
-        # Drop the slots that free soonest: the ones kept free later than any dropped one, so
-        # a window straddling the change still sees at most one arrival per kept slot.
-        while self._free_at and len(self._in_flight) + len(self._free_at) > self.limit:
-            heapq.heappop(self._free_at)
+    async def set_rates(self, rates: Rates) -> Rates:
+        self.rates = rates  # nothing moves: slots are times of answers, whatever the rates
+        return rates
 
     async def withdraw(self) -> None:
         """Nothing to say: no other process waits on this one's turns."""
@@ -71,12 +73,8 @@ class MemoryLimiter(Limiter):
     async def close(self) -> None:
         """Nothing to release: the slots are plain memory."""
 
-    def _take(self) -> Slot:
-        slot = Slot(str(next(self._ids)))
-        self._in_flight.add(slot.id)
-        return slot
-
-    def _give_back(self, slot: Slot, free_at: float) -> None:
-        self._in_flight.discard(slot.id)
-        if len(self._in_flight) + len(self._free_at) < self.limit:
-            heapq.heappush(self._free_at, free_at)
+    def _forget_before(self, oldest: float) -> None:
+        """Answers older than the longest window count against no policy any more."""
+        stale = bisect.bisect_right(self._answered, oldest)
+        if stale:
+            del self._answered[:stale]
