@@ -93,6 +93,20 @@ class UpstreamBadResponse(UpstreamError):
     status = 502
 
 
+class UpstreamRedirected(UpstreamError):
+    """The upstream answered with a redirect: the fact is at `location`, one more request away.
+
+    The limited strategy sends that request with a slot of its own: every hop is an arrival.
+    """
+
+    status = 502
+
+    def __init__(self, message: str, location: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.location = location
+        self.permanent = permanent
+
+
 class UpstreamTimeout(UpstreamError):
     """The upstream did not answer in time, or could not be reached."""
 

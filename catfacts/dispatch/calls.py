@@ -25,6 +25,8 @@ class Item:
     queued: float
     attempts: int = 0
     sends: int = 0
+    url: str | None = None  # where a temporary redirect sent it; None: the upstream's fact URL
+    hops: int = 0  # redirects followed for it
 
 
 class Call:

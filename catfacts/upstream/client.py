@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 import aiohttp
 import urllib3
@@ -22,6 +23,7 @@ from catfacts.errors import (
     UpstreamBadResponse,
     UpstreamError,
     UpstreamRateLimited,
+    UpstreamRedirected,
     UpstreamTimeout,
 )
 from catfacts.observe import metrics
@@ -32,6 +34,9 @@ log = logging.getLogger(__name__)
 
 FACT_PATH = "/fact"
 HEADERS = {"Accept": "application/json", "User-Agent": "catfacts/0.1"}
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PERMANENT = frozenset({301, 308})
+MAX_HOPS = 5  # redirects followed for one fact before it fails
 
 
 @dataclass(frozen=True)
@@ -42,9 +47,19 @@ class Reply:
     quota: Quota
 
 
-def parse_reply(status: int, headers: Mapping[str, str], body: bytes) -> Reply:
-    """Return the fact in an upstream answer, or raise the error that explains its absence."""
+def parse_reply(
+    status: int, headers: Mapping[str, str], body: bytes, url: str = FACT_PATH
+) -> Reply:
+    """Return the fact in an upstream answer to `url`, or raise the error that explains its
+    absence (a redirect among them: where to ask next)."""
     quota = Quota.from_headers(headers)
+    location = headers.get("Location")
+    if status in REDIRECTS and location:
+        raise UpstreamRedirected(
+            f"the upstream answered {status} (redirect)",
+            urljoin(url, location),
+            permanent=status in PERMANENT,
+        ).with_quota(quota)
     if status == 429:
         wait = quota.retry_after
         raise UpstreamRateLimited(
@@ -69,25 +84,49 @@ def parse_reply(status: int, headers: Mapping[str, str], body: bytes) -> Reply:
 class AsyncUpstream:
     """The async client: one aiohttp session per process and use, created on the background loop.
 
-    It never resends a request on its own: each request reaches the upstream at most once. At
-    most `connections` requests are out at once; the others wait here, before they are sent, so
-    a timeline shows that wait as queueing rather than as a slow answer.
+    It never resends a request on its own: each request reaches the upstream at most once, and
+    a redirect is an answer (`UpstreamRedirected`) for the caller to follow with a request of
+    its own, so a limiter counts every hop. A permanent one moves `url` for good. At most
+    `connections` requests are out at once; the others wait here, before they are sent, so a
+    timeline shows that wait as queueing rather than as a slow answer.
     """
 
     def __init__(
-        self, base_url: str, timeout: float, connections: int = 100, strategy: str = "all_at_once"
+        self,
+        base_url: str,
+        timeout: float,
+        connections: int = 100,
+        strategy: str = "all_at_once",
+        follow_redirects: bool = True,
     ) -> None:
         self.url = base_url + FACT_PATH
         self.timeout = timeout
         self.strategy = strategy  # the metrics' label
         self.connections = connections
+        self.follow_redirects = follow_redirects  # False: the caller follows, hop by hop
         self._session: aiohttp.ClientSession | None = None
         self._free: asyncio.Semaphore | None = None
 
     async def fetch_fact(
-        self, index: int, level: int = logging.INFO, attempt: Attempt | None = None
+        self,
+        index: int,
+        level: int = logging.INFO,
+        attempt: Attempt | None = None,
+        url: str | None = None,
     ) -> Reply:
-        """GET one fact; `index` numbers it in the log, and `attempt` records its life."""
+        """GET one fact (from `url`, where a redirect pointed); `index` numbers it in the log,
+        and `attempt` records its life. Redirects are followed here unless `follow_redirects`
+        is off."""
+        for _ in range(MAX_HOPS):
+            try:
+                return await self._get(index, level, attempt, url or self.url)
+            except UpstreamRedirected as moved:
+                if not self.follow_redirects:
+                    raise
+                url = moved.location
+        raise _too_many_redirects()
+
+    async def _get(self, index: int, level: int, attempt: Attempt | None, url: str) -> Reply:
         session, free = self._open()
         async with free:
             if attempt is not None:
@@ -95,7 +134,8 @@ class AsyncUpstream:
             log.log(level, "upstream #%d sent", index)
             started = time.perf_counter()
             try:
-                async with session.get(self.url, headers=_traced(HEADERS)) as response:
+                get = session.get(url, headers=_traced(HEADERS), allow_redirects=False)
+                async with get as response:
                     body = await response.read()
                     status, headers = response.status, response.headers
             except TimeoutError:
@@ -110,7 +150,17 @@ class AsyncUpstream:
                 raise
         metrics.upstream_answered(self.strategy, status)
         _log_answer(level, index, status, started)
-        return _parsed(index, status, headers, body, attempt)
+        try:
+            return _parsed(index, status, headers, body, attempt, url)
+        except UpstreamRedirected as moved:
+            self._moved(url, moved)
+            raise
+
+    def _moved(self, url: str, redirect: UpstreamRedirected) -> None:
+        """A permanent redirect of the fact URL: ask the new one directly from now on."""
+        if redirect.permanent and url == self.url and redirect.location != self.url:
+            log.warning("the upstream moved %s for good to %s: using that", url, redirect.location)
+            self.url = redirect.location
 
     async def close(self) -> None:
         if self._session is not None:
@@ -148,13 +198,26 @@ class SyncUpstream:
     def fetch_fact(
         self, index: int, level: int = logging.INFO, attempt: Attempt | None = None
     ) -> Reply:
-        """GET one fact; `index` numbers it in the log, and `attempt` records its life."""
+        """GET one fact, following redirects (a permanent one for good); `index` numbers it in
+        the log, and `attempt` records its life."""
+        url = self.url
+        for _ in range(MAX_HOPS):
+            try:
+                return self._get(index, level, attempt, url)
+            except UpstreamRedirected as moved:
+                if moved.permanent and url == self.url:
+                    log.warning("the upstream moved %s for good to %s", url, moved.location)
+                    self.url = moved.location
+                url = moved.location
+        raise _too_many_redirects()
+
+    def _get(self, index: int, level: int, attempt: Attempt | None, url: str) -> Reply:
         if attempt is not None:
             attempt.send()
         log.log(level, "upstream #%d sent", index)
         started = time.perf_counter()
         try:
-            response = self._pool.request("GET", self.url, headers=_traced(HEADERS))
+            response = self._pool.request("GET", url, headers=_traced(HEADERS), redirect=False)
         except urllib3.exceptions.NewConnectionError as error:  # before its base, TimeoutError
             metrics.upstream_answered(self.strategy, "unreachable")
             raise _failed(index, UpstreamTimeout(_unreachable(error)), attempt) from None
@@ -166,10 +229,14 @@ class SyncUpstream:
             raise _failed(index, UpstreamTimeout(_unreachable(error)), attempt) from None
         metrics.upstream_answered(self.strategy, response.status)
         _log_answer(level, index, response.status, started)
-        return _parsed(index, response.status, response.headers, response.data, attempt)
+        return _parsed(index, response.status, response.headers, response.data, attempt, url)
 
     def close(self) -> None:
         self._pool.clear()
+
+
+def _too_many_redirects() -> UpstreamBadResponse:
+    return UpstreamBadResponse(f"the upstream redirected more than {MAX_HOPS} times")
 
 
 def _traced(headers: dict[str, str]) -> dict[str, str]:
@@ -188,11 +255,16 @@ def _log_answer(level: int, index: int, status: int, started: float) -> None:
     log.log(level, "upstream #%d -> %d in %.1f ms", index, status, _ms_since(started))
 
 
-def _parsed(
-    index: int, status: int, headers: Mapping[str, str], body: bytes, attempt: Attempt | None
+def _parsed(  # noqa: PLR0917
+    index: int,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    attempt: Attempt | None,
+    url: str,
 ) -> Reply:
     try:
-        reply = parse_reply(status, headers, body)
+        reply = parse_reply(status, headers, body, url)
     except UpstreamError as error:
         raise _failed(index, error, attempt, status) from None
     if attempt is not None:
