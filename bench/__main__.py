@@ -6,7 +6,16 @@ import importlib
 import logging
 import sys
 
-SECTIONS = ["strategies", "limited", "workers", "timelines", "load", "dialects", "fairness"]
+SECTIONS = [
+    "strategies",
+    "limited",
+    "workers",
+    "timelines",
+    "load",
+    "dialects",
+    "fairness",
+    "rates",
+]
 
 logging.basicConfig(level=logging.WARNING)
 for name in sys.argv[1:] or SECTIONS:

@@ -12,7 +12,7 @@ from bench.limited import LATENCY, RATE, ideal, makespan, round_trip
 from catfacts.limiter import Limiter, Slot
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
-from catfacts.settings import Rate
+from catfacts.rates import Rates
 from tests.support import RedisServer
 
 WORKERS, CALLERS, EACH = 4, 8, 25
@@ -57,7 +57,7 @@ def shared_budget(name: str, env: dict[str, str]) -> list[object]:
 
 
 async def acquire_costs(redis_url: str) -> list[list[str]]:
-    rate = Rate.parse("1000000/second")
+    rate = Rates.parse("1000000/second")
     memory = MemoryLimiter(rate)
     shared = RedisLimiter(rate, redis_url, "http://bench.test", lease=5.0)
     rows = [

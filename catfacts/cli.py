@@ -39,7 +39,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--workers", help="worker processes (WEB_CONCURRENCY, 1)")
     parser.add_argument(
         "--emulator-dialect",
-        help="rate-limit headers of the embedded upstream: laravel, github, ietf or none "
+        help="rate-limit headers of the embedded upstream: laravel, github, ietf, none or proxy "
         "(CATFACTS_EMULATOR_DIALECT, laravel)",
     )
     return parser.parse_args(argv)

@@ -1,4 +1,7 @@
-"""Learning the rate from what the upstream announces: lower at once, higher after a window."""
+"""Learning the rates: what the upstream announces, its window found, a pace when it says nothing.
+
+Lower at once, higher after a window; configured rates stay a ceiling.
+"""
 
 from __future__ import annotations
 
@@ -8,99 +11,205 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catfacts.dispatch.learning import RateLearner
-from catfacts.settings import CAUTIOUS_RATE, Rate
+from catfacts.dispatch.learning import Answer, RateLearner
+from catfacts.dispatch.pace import START
+from catfacts.rates import Rate, Rates
 from catfacts.upstream.headers import Quota
 
-CEILING = Rate(20, 1.0, "20/second")
+CEILING = Rates((Rate(20, 1.0),))
+
+
+def heard(quota: Quota | None, now: float, refused: bool = False, rtt: float = 0.0) -> Answer:
+    return Answer(quota, now - rtt, now, refused)
 
 
 def rate(learner: RateLearner) -> tuple[int, float]:
-    return learner.limit, learner.window
+    tightest = learner.rates.tightest
+    assert tightest is not None
+    return tightest.limit, tightest.window
 
 
 def test_a_lower_limit_is_obeyed_at_once() -> None:
     learner = RateLearner(CEILING)
-    assert learner.hear(Quota(limit=10, remaining=9), 0.0)
+    assert learner.hear(heard(Quota(limit=10, remaining=9), 0.0))
     assert rate(learner) == (10, 1.0)
 
 
 def test_a_higher_limit_is_believed_once_announced_for_a_whole_window() -> None:
     learner = RateLearner(CEILING)
-    learner.hear(Quota(limit=10, remaining=9), 0.0)
-    assert not learner.hear(Quota(limit=20, remaining=19), 1.0)
-    assert not learner.hear(Quota(limit=20, remaining=18), 1.5)
-    assert learner.hear(Quota(limit=20, remaining=17), 2.0)
+    learner.hear(heard(Quota(limit=10, remaining=9), 0.0))
+    assert not learner.hear(heard(Quota(limit=20, remaining=19), 1.0))
+    assert not learner.hear(heard(Quota(limit=20, remaining=18), 1.5))
+    assert learner.hear(heard(Quota(limit=20, remaining=17), 2.0))
     assert rate(learner) == (20, 1.0)
 
 
 def test_one_odd_answer_does_not_raise_the_limit() -> None:
     learner = RateLearner(CEILING)
-    learner.hear(Quota(limit=10, remaining=9), 0.0)
-    learner.hear(Quota(limit=20, remaining=19), 1.0)
-    learner.hear(Quota(limit=10, remaining=8), 1.5)  # back to 10: the count starts again
-    assert not learner.hear(Quota(limit=20, remaining=19), 2.1)
+    learner.hear(heard(Quota(limit=10, remaining=9), 0.0))
+    learner.hear(heard(Quota(limit=20, remaining=19), 1.0))
+    learner.hear(heard(Quota(limit=10, remaining=8), 1.5))  # back to 10: the count starts again
+    assert not learner.hear(heard(Quota(limit=20, remaining=19), 2.1))
     assert rate(learner) == (10, 1.0)
 
 
 def test_the_configured_rate_stays_a_ceiling() -> None:
     learner = RateLearner(CEILING)
     for now in (0.0, 5.0, 10.0):
-        learner.hear(Quota(limit=500, remaining=499, window=1.0), now)
-    assert rate(learner) == (20, 1.0)
-    learner.hear(Quota(limit=20, remaining=19, window=2.0), 11.0)  # a longer window: stricter
+        learner.hear(heard(Quota(limit=500, remaining=499, window=1.0), now))
+    assert learner.rates == CEILING
+    learner.hear(heard(Quota(limit=20, remaining=19, window=2.0), 11.0))  # a longer window
     assert rate(learner) == (20, 2.0)
 
 
-def test_auto_takes_the_first_policy_as_it_is() -> None:
+def test_configured_and_learned_rates_both_bind() -> None:
+    learner = RateLearner(Rates((Rate(100, 60.0),)))
+    policies = ((10, 1.0),)
+    learner.hear(heard(Quota(limit=10, remaining=9, window=1.0, policies=policies), 0.0))
+    assert learner.rates == Rates((Rate(10, 1.0), Rate(100, 60.0)))
+
+
+def test_every_announced_policy_binds() -> None:
     learner = RateLearner(None)
-    assert rate(learner) == (CAUTIOUS_RATE.limit, CAUTIOUS_RATE.window)
-    assert learner.hear(Quota(limit=300, remaining=299, window=10.0), 0.0)
-    assert rate(learner) == (300, 10.0)
+    both = ((20, 1.0), (1000, 3600.0))
+    assert learner.hear(heard(Quota(limit=20, remaining=19, window=3600.0, policies=both), 0.0))
+    assert learner.rates == Rates((Rate(20, 1.0), Rate(1000, 3600.0)))
+    assert learner.rates.pace is None
+
+
+def test_auto_starts_paced_and_takes_the_first_policy_as_it_is() -> None:
+    learner = RateLearner(None)
+    assert learner.rates == Rates(pace=START)  # nothing known: evenly spaced, never a burst
+    assert learner.hear(heard(Quota(limit=300, remaining=299, window=10.0), 0.0))
+    assert learner.rates == Rates((Rate(300, 10.0),))
 
 
 def test_auto_reads_the_window_from_the_reset_of_a_windows_first_hit() -> None:
     learner = RateLearner(None)
-    learner.hear(Quota(limit=20, remaining=19, reset_in=0.97), 0.0)
+    learner.hear(heard(Quota(limit=20, remaining=19, reset_in=0.97), 0.0))
     assert rate(learner) == (20, 1.0)
 
 
-def test_the_reset_of_a_refusal_says_nothing_of_the_window() -> None:
+def test_auto_finds_laravels_window_when_another_client_began_it() -> None:
+    # Laravel announces no window and no reset on a 200. Someone else began the window: the
+    # first guess is a second; a refill after our first hit of the next window proves it.
     learner = RateLearner(None)
-    learner.hear(Quota(limit=1, remaining=0, reset_in=12.0), 0.0, refused=True)
-    assert rate(learner) == (1, CAUTIOUS_RATE.window)
+    learner.hear(heard(Quota(limit=20, remaining=12), 0.01, rtt=0.005))
+    learner.hear(heard(Quota(limit=20, remaining=0), 0.02, rtt=0.005))
+    assert rate(learner) == (20, 1.0)
+    assert not learner.windows.certain
+    learner.hear(heard(Quota(limit=20, remaining=19), 1.02, rtt=0.005))  # our first hit
+    learner.hear(heard(Quota(limit=20, remaining=0), 1.03, rtt=0.005))
+    learner.hear(heard(Quota(limit=20, remaining=19), 2.035, rtt=0.005))  # refilled
+    assert learner.windows.exact
+    assert rate(learner) == (20, 1.0)
 
 
-def test_auto_without_announcements_stays_cautious_and_says_so_once(
+def test_a_window_proved_longer_than_guessed_is_obeyed_at_once() -> None:
+    learner = RateLearner(None)
+    learner.hear(heard(Quota(limit=20, remaining=12), 0.01, rtt=0.005))
+    learner.hear(heard(Quota(limit=20, remaining=0), 0.02, rtt=0.005))
+    refusal = Quota(limit=20, remaining=0, retry_after=28)
+    assert learner.hear(heard(refusal, 1.03, refused=True, rtt=0.005))
+    assert rate(learner)[1] >= 30.0
+
+
+def test_auto_without_announcements_paces_and_says_so_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     learner = RateLearner(None)
     with caplog.at_level(logging.WARNING):
-        for now in range(3):
-            assert not learner.hear(Quota(), float(now))
-    assert rate(learner) == (CAUTIOUS_RATE.limit, CAUTIOUS_RATE.window)
+        for now in (0.0, 0.1, 0.2):
+            learner.hear(heard(Quota(), now))
+    assert learner.rates.policies == ()
+    assert learner.rates.pace == START
     assert caplog.text.count("announces no rate limit") == 1
 
 
+def test_auto_without_announcements_speeds_up_until_refused_then_settles() -> None:
+    learner = RateLearner(None)
+    now, sent = 0.0, 0.0
+    while (learner.rates.pace or 0) < 16:
+        pace = learner.rates.pace or START
+        sent, now = now, now + 1 / pace
+        learner.hear(Answer(Quota(), sent, sent + 0.005))
+    assert learner.hear(Answer(Quota(), now, now + 0.005, refused=True))
+    assert learner.rates.pace == 8.0  # the last pace that held
+    assert learner.rates.policies == ()
+
+
+def test_a_configured_rate_refused_without_a_word_is_paced_from_its_rate() -> None:
+    learner = RateLearner(CEILING)
+    assert not learner.hear(heard(Quota(), 0.0))  # nothing said, nothing refused: as configured
+    assert learner.hear(heard(Quota(), 0.1, refused=True, rtt=0.005))
+    assert learner.rates == Rates((Rate(20, 1.0),), pace=20.0)
+    assert learner.hear(Answer(Quota(), 0.15, 0.16, refused=True))
+    assert learner.rates.pace is not None and learner.rates.pace < 20.0
+
+
+def test_a_timeout_teaches_nothing() -> None:
+    learner = RateLearner(CEILING)
+    assert not learner.hear(heard(None, 0.0))
+    assert not learner.hear(heard(None, 0.1, refused=True))
+    assert learner.rates == CEILING
+
+
+def test_rates_another_worker_learned_are_taken_and_not_published_back() -> None:
+    learner = RateLearner(None)
+    learner.hear(heard(Quota(limit=20, remaining=19, window=1.0), 0.0))
+    shared = Rates((Rate(10, 1.0),))
+    learner.adopt(shared)
+    assert learner.rates == shared
+    # The same evidence again is no news; a looser announcement waits a window as ever.
+    assert not learner.hear(heard(Quota(limit=10, remaining=5, window=1.0), 0.5))
+    assert not learner.hear(heard(Quota(limit=20, remaining=18, window=1.0), 0.6))
+    assert learner.rates == shared
+
+
+def test_an_adopted_pace_goes_on_from_there() -> None:
+    learner = RateLearner(None)
+    learner.hear(heard(Quota(), 0.0))
+    learner.adopt(Rates(pace=12.0))
+    assert learner.rates == Rates(pace=12.0)
+    learner.adopt(Rates((Rate(5, 1.0),)))
+    assert learner.rates == Rates((Rate(5, 1.0),))
+
+
 ANNOUNCEMENTS = st.lists(
-    st.builds(
-        Quota,
-        limit=st.none() | st.integers(0, 1000),
-        remaining=st.none() | st.integers(0, 1000),
-        window=st.none() | st.floats(0, 3600),
-        reset_in=st.none() | st.floats(0, 3600),
+    st.tuples(
+        st.builds(
+            Quota,
+            limit=st.none() | st.integers(0, 1000),
+            remaining=st.none() | st.integers(0, 1000),
+            window=st.none() | st.floats(0, 3600),
+            reset_in=st.none() | st.floats(0, 3600),
+            retry_after=st.none() | st.integers(0, 3600),
+            policies=st.lists(
+                st.tuples(st.integers(0, 1000), st.floats(0.001, 3600)), max_size=3
+            ).map(tuple),
+        )
+        | st.none(),
+        st.booleans(),
     ),
     max_size=30,
 )
 
 
 @given(ANNOUNCEMENTS, st.booleans())
-def test_whatever_is_announced_the_rate_stays_sane(answers: list[Quota], capped: bool) -> None:
+def test_whatever_is_announced_the_rates_stay_sane(
+    answers: list[tuple[Quota | None, bool]], capped: bool
+) -> None:
     learner = RateLearner(CEILING if capped else None)
-    for now, quota in enumerate(answers):
-        learner.hear(quota, float(now))
-        assert learner.limit >= 1
-        assert learner.window > 0
-        if capped:
-            assert learner.limit <= CEILING.limit
-            assert learner.window >= CEILING.window
+    for now, (quota, refused) in enumerate(answers):
+        learner.hear(Answer(quota, now - 0.01, float(now), refused))
+        rates = learner.rates
+        assert rates.policies or rates.pace
+        for policy in rates.policies:
+            assert policy.limit >= 1
+            assert policy.window > 0
+        assert rates.pace is None or rates.pace > 0
+        if capped:  # every configured policy binds, or a stricter one in its place
+            assert all(
+                any(p.limit <= c.limit and p.window >= c.window for p in rates.policies)
+                for c in CEILING.policies
+            )

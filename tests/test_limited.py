@@ -21,8 +21,8 @@ from catfacts.errors import ServiceUnavailable
 from catfacts.limiter import Slot, Wait
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.observe.timeline import Timeline
+from catfacts.rates import Rates
 from catfacts.services import EXTENSION
-from catfacts.settings import Rate
 from catfacts.upstream.client import AsyncUpstream
 from tests.support import AppFactory, wait_until
 
@@ -323,7 +323,7 @@ def test_the_pump_logs_an_unexpected_error_and_goes_on(
     async def scenario() -> list[str]:
         upstream = AsyncUpstream(emulator.url, timeout=2.0)
         try:
-            dispatcher = Dispatcher(upstream, FailsOnce(Rate.parse("20/second")))
+            dispatcher = Dispatcher(upstream, FailsOnce(Rates.parse("20/second")))
             return await asyncio.wait_for(dispatcher.fetch(3), 10)
         finally:
             await upstream.close()

@@ -23,21 +23,24 @@ from collections.abc import Callable
 from catfacts import logs
 from catfacts.dispatch.admission import finish_estimate, refuse_if_late
 from catfacts.dispatch.calls import Call, Item
-from catfacts.dispatch.learning import RateLearner
+from catfacts.dispatch.learning import Answer, RateLearner
 from catfacts.dispatch.quota import Ticket, UpstreamQuota, heard, wait_for_reset
 from catfacts.dispatch.retries import ATTEMPTS, BACKOFF, Retries
 from catfacts.dispatch.turns import Turns
 from catfacts.errors import (
     CatFactsError,
     ServiceUnavailable,
+    UpstreamBadResponse,
     UpstreamError,
     UpstreamRateLimited,
+    UpstreamRedirected,
     UpstreamTimeout,
 )
 from catfacts.limiter import Limiter, Slot, StateLost, Wait
 from catfacts.observe import metrics
 from catfacts.observe.timeline import Attempt, Timeline
-from catfacts.upstream.client import AsyncUpstream, Reply
+from catfacts.rates import Rates
+from catfacts.upstream.client import MAX_HOPS, AsyncUpstream, Reply
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +66,10 @@ class Dispatcher:
     ) -> None:
         self._upstream = upstream
         self._limiter = limiter
-        # What the upstream announces sets the rate; by default the limiter's is the ceiling.
-        self._learner = learner or RateLearner(limiter.rate)
-        self._quota = UpstreamQuota(self._learner.limit, self._learner.window)
+        # What the upstream announces sets the rates; by default the limiter's are the ceiling.
+        self._learner = learner or RateLearner(limiter.rates)
+        self._quota = UpstreamQuota(self._learner.rates)
+        limiter.on_shared = self._adopt  # what another worker learned, through shared slots
         self._calls = Turns()
         self._wakeup = asyncio.Event()
         self._retries = Retries(attempts, backoff, wake=self._wakeup.set)
@@ -102,7 +106,7 @@ class Dispatcher:
             self._progress_at = loop.time()
         request_id = logs.request_id.get()
         if timeline is None:
-            timeline = Timeline("limited", n, request_id, (self._quota.limit, self._window))
+            timeline = Timeline("limited", n, request_id, self.rate)
         call = Call(n, request_id, timeline, on_fact, client)
         self._calls.add(call)
         self._start_pump()
@@ -112,7 +116,7 @@ class Dispatcher:
         finally:
             call.abandon()
             self._calls.remove(call)
-            timeline.limit = self._quota.limit  # lower if the upstream announced a lower one
+            timeline.limit, timeline.window = self.rate  # as learned by the end of the call
 
     def drain(self, grace: float) -> None:
         """Shutdown: take no new call, and end the calls still running after `grace` seconds."""
@@ -144,8 +148,14 @@ class Dispatcher:
 
     @property
     def rate(self) -> tuple[int, float]:
-        """The limit in force (lower than configured if the upstream said so) and the window."""
+        """The tightest limit in force (lower than configured if the upstream said so) and its
+        window; a pace of r a second shows as one request per 1/r seconds."""
         return self._quota.limit, self._window
+
+    @property
+    def rates(self) -> Rates:
+        """Every limit in force, as configured or learned."""
+        return self._learner.rates
 
     @property
     def pump_alive(self) -> bool:
@@ -264,7 +274,9 @@ class Dispatcher:
                 call.deliver(item, outcome.fact)
                 return
             item.queued = asyncio.get_running_loop().time()
-            if isinstance(outcome, UpstreamRateLimited):
+            if isinstance(outcome, UpstreamRedirected):
+                self._follow(call, item, outcome)
+            elif isinstance(outcome, UpstreamRateLimited):
                 attempt.retried = not call.over
                 await self._pause(outcome)
                 metrics.retried("rate_limited")
@@ -285,10 +297,10 @@ class Dispatcher:
         """Send one request; the limiter and the quota hear of it whatever happens."""
         outcome: Reply | UpstreamError | None = None
         loop = asyncio.get_running_loop()
-        sent = loop.time()
+        sent = now = loop.time()
         try:
             with metrics.slot_in_flight():
-                outcome = await self._upstream.fetch_fact(item.index, level, attempt)
+                outcome = await self._upstream.fetch_fact(item.index, level, attempt, item.url)
         except UpstreamError as error:
             outcome = error
         finally:
@@ -298,9 +310,19 @@ class Dispatcher:
         self._round_trip += (now - sent - self._round_trip) / 8
         quota = outcome.quota if outcome is not None else None
         refused = isinstance(outcome, UpstreamRateLimited)
-        if quota is not None and self._learner.hear(quota, now, refused=refused):
-            await self._follow_rate()
+        if self._learner.hear(Answer(quota, sent, now, refused)):
+            await self._follow_rates()
         return outcome
+
+    def _follow(self, call: Call, item: Item, redirect: UpstreamRedirected) -> None:
+        """Send `item` again where the upstream pointed, with a slot of its own (every hop is
+        an arrival); a permanent redirect already moved the upstream's URL for everyone."""
+        item.hops += 1
+        if item.hops > MAX_HOPS:
+            call.fail(UpstreamBadResponse(f"the upstream redirected more than {MAX_HOPS} times"))
+            return
+        item.url = redirect.location
+        call.retry(item)
 
     async def _release(self, slot: Slot, used: bool = True) -> None:
         try:
@@ -309,11 +331,21 @@ class Dispatcher:
             # The slot stays taken in the limiter until its lease ends: safe, if slower.
             log.warning("could not release a slot: %s", error.message)
 
-    async def _follow_rate(self) -> None:
-        limit, window = self._learner.limit, self._learner.window
-        log.warning("the upstream announces %d requests per %g s: running at that", limit, window)
-        self._quota.set_rate(limit, window)
-        await self._limiter.set_rate(limit, window)
+    async def _follow_rates(self) -> None:
+        """This worker learned new rates: run at them, and make them every worker's."""
+        rates = self._learner.rates
+        log.warning("the upstream announces %s: running at that", rates)
+        self._quota.set_rates(rates)
+        try:
+            await self._limiter.set_rates(rates)  # another worker's, if it changed them first
+        except ServiceUnavailable as error:
+            log.warning("could not share the rates learned: %s", error.message)
+
+    def _adopt(self, rates: Rates) -> None:
+        """Another worker learned `rates` (they came with the shared slots): run at them."""
+        log.info("another worker learned the upstream's limit: %s", rates)
+        self._learner.adopt(rates)
+        self._quota.set_rates(self._learner.rates)
 
     async def _pause(self, refusal: UpstreamRateLimited) -> None:
         seconds = wait_for_reset(refusal.quota, self._window)

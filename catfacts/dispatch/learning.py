@@ -1,85 +1,152 @@
-"""The rate to run at, learned from what the upstream announces rather than only configured.
+"""The rates to run at, learned from what the upstream says and does, under any configured ceiling.
 
-A lower limit (or a longer window) is obeyed at once: the upstream will refuse what exceeds it.
-A higher one is believed once it has been announced consistently for a whole window, so a single
-odd answer cannot make us burst. A configured rate stays a ceiling; with `CATFACTS_RATE_LIMIT=auto`
-the first announcement is taken as it is, and when the upstream announces nothing the cautious
-default stands, said once in the log.
+- What it announces: every IETF policy with its window, each of which binds; a limit without a
+  window (Laravel, GitHub), with the window `WindowFinder` finds from the answers' timing.
+- What it does when it announces nothing (a proxy's bare 429): a pace, searched for by `Pacer`.
+
+A stricter rate is obeyed at once: the upstream will refuse what exceeds it. A looser one is
+believed once announced consistently for a whole window, so one odd answer cannot make us burst;
+but a window found shorter for certain (bounded from above by the answers) is taken at once, and
+a tentative one only ever lengthens it. Configured rates stay a ceiling: the rates in force are
+the configured AND the learned (`Rates.and_`). With `CATFACTS_RATE_LIMIT=auto` nothing is known
+at first, so requests go paced, never in a burst, and the first announcement is taken as it is.
+A configured rate refused without a word is paced too, from its own rate a second.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 
-from catfacts.settings import CAUTIOUS_RATE, Rate
+from catfacts.dispatch.pace import START, Pacer
+from catfacts.dispatch.windows import Answer, WindowFinder
+from catfacts.rates import Rate, Rates
 from catfacts.upstream.headers import Quota
+
+__all__ = ["Answer", "RateLearner"]
 
 log = logging.getLogger(__name__)
 
+SHOWN_STEP = 1.05  # a pace shown (and shared) again once it rose this much; a fall at once
+
 
 class RateLearner:
-    """`limit` requests per `window` seconds: the configured rate, or what the upstream says."""
+    """The rates in force: configured ones, and what the upstream's answers taught."""
 
-    def __init__(self, ceiling: Rate | None) -> None:
-        self.ceiling = ceiling
-        start = ceiling or CAUTIOUS_RATE
-        self.limit, self.window = start.limit, start.window
-        self._heard = ceiling is not None  # with auto, the first announcement is taken as is
-        self._looser: tuple[int, float] | None = None  # announced looser, since `_since`
+    def __init__(self, configured: Rates | None) -> None:
+        self.configured = configured
+        told = () if configured is None else configured.policies
+        self.windows = WindowFinder(told)  # share it with `UpstreamQuota`: when windows end
+        self._now = 0.0  # the latest answer's time: the pacer's clock
+        self._policies: tuple[Rate, ...] = ()
+        self._pacer: Pacer | None = None
+        self._shown_pace: float | None = None if configured else START
+        self._heard = configured is not None  # with auto, the first announcement is taken as is
+        self._looser: Rates | None = None  # announced looser, since `_since`
         self._since = 0.0
         self._said_nothing = False
 
-    def hear(self, quota: Quota, now: float, *, refused: bool = False) -> bool:
-        """Learn from one answer (`refused`: a 429); True when the rate to run at changed."""
-        announced = self._announced(quota, refused)
-        if announced is None:
-            if not self._heard and not self._said_nothing:
-                self._said_nothing = True
-                log.warning(
-                    "the upstream announces no rate limit: running at the cautious %s",
-                    CAUTIOUS_RATE.text,
-                )
-            return False
-        limit, window = self._clamped(*announced)
+    @property
+    def rates(self) -> Rates:
+        """In force now: the configured rates and the learned policies and pace, all binding."""
+        learned = Rates().and_(Rates(self._policies, self._shown_pace))
+        return learned if self.configured is None else self.configured.and_(learned)
+
+    def hear(self, answer: Answer) -> bool:
+        """Learn from one answer (every one, timeouts too); True when `rates` changed."""
+        before = self.rates
+        self._now = answer.answered
+        self.windows.hear(answer)
+        quota = answer.quota
+        if quota is not None:
+            announced = self._announced(quota)
+            if announced:
+                self._learn(announced, deduced=not quota.policies and not quota.window)
+            elif quota.limit is None:
+                self._pace_by(answer)
+        return self.rates != before
+
+    def adopt(self, rates: Rates) -> None:
+        """Another worker learned `rates` (through Redis): take them as the learned state,
+        keeping the evidence, so that only new evidence changes them (and is shared) again."""
+        self._policies, self._looser = rates.policies, None
+        self._heard = self._heard or bool(rates.policies)
+        self._shown_pace = rates.pace
+        if rates.pace is None:
+            self._pacer = None
+        elif self._pacer is not None:
+            self._pacer.adopt(rates.pace)
+
+    def _announced(self, quota: Quota) -> tuple[Rate, ...]:
+        """Every policy the answer states; a bare limit with the window found for it."""
+        policies = tuple(Rate(limit, window) for limit, window in quota.policies if limit >= 1)
+        if policies or quota.limit is None or quota.limit < 1:
+            return policies
+        if quota.window:
+            return (Rate(quota.limit, quota.window),)
+        return (Rate(quota.limit, self._window_for(quota.limit)),)
+
+    def _window_for(self, limit: int) -> float:
+        """The window found for a bare `limit`; a guess only ever lengthens what is known."""
+        window = self.windows.window or 1.0
+        if self.windows.certain:
+            return window
+        return max([window, *(r.window for r in self._policies if r.limit == limit)])
+
+    def _learn(self, policies: tuple[Rate, ...], *, deduced: bool) -> None:
+        candidate, current = Rates().and_(Rates(policies)), Rates(self._policies)
         if not self._heard:
-            self._heard = True
-            return self._adopt(limit, window)
-        if limit >= self.limit and window <= self.window:
-            return self._maybe_loosen(limit, window, now)
-        self._looser = None
-        # Stricter in some way: take the stricter part of each now, the rest after a window.
-        return self._adopt(min(limit, self.limit), max(window, self.window))
-
-    def _announced(self, quota: Quota, refused: bool) -> tuple[int, float] | None:
-        if quota.limit is None or quota.limit < 1:
-            return None
-        window = quota.window
-        first_hit = not refused and quota.remaining == quota.limit - 1
-        if window is None and quota.reset_in is not None and first_hit and self.ceiling is None:
-            # The first hit of a fixed window: its reset is the whole window, rounded up to whole
-            # seconds as resets are. (A configured window is not second-guessed this way.)
-            window = float(max(math.ceil(quota.reset_in), 1))
-        return quota.limit, window if window is not None and window > 0 else self.window
-
-    def _clamped(self, limit: int, window: float) -> tuple[int, float]:
-        if self.ceiling is None:
-            return limit, window
-        return min(limit, self.ceiling.limit), max(window, self.ceiling.window)
-
-    def _maybe_loosen(self, limit: int, window: float, now: float) -> bool:
-        if (limit, window) == (self.limit, self.window):
+            self._heard, self._pacer, self._shown_pace = True, None, None
+            self._policies = candidate.policies
+            log.info("the upstream announces %s: running at that", candidate)
+            return
+        if candidate == current:
             self._looser = None
-            return False
-        if self._looser != (limit, window):
-            self._looser, self._since = (limit, window), now
-            return False
-        if now - self._since < self.window:
-            return False
-        self._looser = None
-        return self._adopt(limit, window)
+            return
+        stricter = current.and_(candidate)
+        if stricter == candidate or (deduced and self._found_shorter(candidate, current)):
+            self._policies, self._looser = candidate.policies, None  # stricter, or surely right
+            return
+        self._policies = stricter.policies  # the stricter part now, the rest after a window
+        self._maybe_loosen(candidate)
 
-    def _adopt(self, limit: int, window: float) -> bool:
-        changed = (limit, window) != (self.limit, self.window)
-        self.limit, self.window = limit, window
-        return changed
+    def _found_shorter(self, candidate: Rates, current: Rates) -> bool:
+        """Only the window changed, as found for certain: no guess, no announcement to doubt."""
+        limits = {rate.limit for rate in candidate.policies}
+        return self.windows.certain and limits == {rate.limit for rate in current.policies}
+
+    def _maybe_loosen(self, candidate: Rates) -> None:
+        if self._looser != candidate:
+            self._looser, self._since = candidate, self._now
+            return
+        if self._now - self._since >= (Rates(self._policies).longest_window or 1.0):
+            self._policies, self._looser = candidate.policies, None
+
+    def _pace_by(self, answer: Answer) -> None:
+        """An answer that announces nothing: the pacer's evidence, once pacing is needed."""
+        if self._pacer is None:
+            if self._heard and not answer.refused:
+                return  # the configured or announced rates stand while nothing is refused
+            self._pacer = self._new_pacer()
+        if self._pacer.hear(answer.sent, answer.refused):
+            self._show(self._pacer.pace)
+
+    def _new_pacer(self) -> Pacer:
+        """Nothing known: slow start from the cautious pace. Refused without a word: from the
+        pace shown, else the tightest rate in force a second, never faster than that rate."""
+        searching = not self._heard
+        tightest = self.rates.tightest
+        pace = self._shown_pace or (tightest.per_second if tightest else START)
+        if searching and not self._said_nothing:
+            self._said_nothing = True
+            log.warning("the upstream announces no rate limit: pacing from %.3g/s", pace)
+        elif not searching:
+            log.warning("the upstream refused without a word: pacing from %.3g/s", pace)
+        self._shown_pace = pace
+        ceiling = tightest.per_second if tightest and not searching else None
+        return Pacer(pace, slow_start=searching, ceiling=ceiling, clock=lambda: self._now)
+
+    def _show(self, pace: float) -> None:
+        """Show a pace that fell at once, one that rose only by a step: not a change a request."""
+        shown = self._shown_pace
+        if shown is None or pace < shown or pace >= shown * SHOWN_STEP:
+            self._shown_pace = pace

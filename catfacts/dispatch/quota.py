@@ -5,44 +5,66 @@ upstream's `X-RateLimit-Remaining` is. `UpstreamQuota` turns it into credit, the
 requests we may send before we hear from the upstream again:
 
 - credit is the last `Remaining`, less what we have in flight since (they may not be counted yet);
-- when `Remaining` reaches 0, wait until W after that answer, when its window has surely ended,
-  or until the reset that answer announced (`Retry-After`, or a reset in any dialect);
-- once a window has passed since the last answer (or since the one that said 0), that window has
-  ended: open the next one in full if every hit the upstream counted in it was ours (Remaining
-  counted down by one per answer from L-1); otherwise, and whenever unsure (at start, after a
-  429), send one probe and let its answer set the credit. So we never send more at once than
-  the upstream last said remains, and a client that spends half of every window costs a few 429s
-  in all, not a burst of them every window.
+- when `Remaining` reaches 0, wait until that window has surely ended: the reset the answer
+  announced, exactly where the upstream's figure is precise and with what its rounding may hide
+  where it rounds down (`wait_for_reset`); or, with no reset announced (Laravel's 200s), the
+  window's latest start plus its length, as `WindowFinder` knows them: not a whole window after
+  the answer that said 0, which the window may have begun long before;
+- once that window has ended: open the next one in full if every hit the upstream counted in it
+  was ours (Remaining counted down by one per answer from L-1) and the window's length is
+  exact; otherwise, and whenever unsure (at start, after a 429), send one probe and let its
+  answer set the credit. So we never send more at once than the upstream last said remains;
+- while the window's length is still searched for, a window never fills before we see it end
+  (a request sent into a full window is refused, and still arrives): one we saw begin keeps
+  `SPARES` requests to look whether it ended, one we did not see begin is not burst into at all;
+- the most other clients of our IP spent in either of the last two windows (all, when they are
+  new) is left to them in the next until they spend it or half of it has passed, and a count
+  older than `STALE` that they may have spent into is asked again: a neighbour costs a 429 now
+  and then, not a race every window.
 
 Answers to requests sent before the last reset or 429 are stale and change nothing, and so is
-an answer overtaken by the answer to a request sent after it: that one has the newer count.
+an answer overtaken by a lower count: requests sent together reach the upstream in any order, so
+within a window the lowest `Remaining` is the newest count, whichever answer brought it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from dataclasses import dataclass
 
+from catfacts.dispatch.pace import as_rate
+from catfacts.dispatch.windows import WindowFinder
 from catfacts.errors import UpstreamError
+from catfacts.rates import Rate, Rates
 from catfacts.upstream.client import Reply
 from catfacts.upstream.headers import Quota
 
 log = logging.getLogger(__name__)
 
+CAUTIOUS = Rate(60, 60.0, "60/minute")  # what the limit reads as when nothing at all is known
+SPARES = 2  # requests a window keeps while its length is searched for, to look at its end
+CONTENDED = 2  # more that others are taken to want of a window in which we were refused
+STALE = 0.1  # seconds after which a count others may have spent into is asked again
+
 
 def wait_for_reset(quota: Quota | None, window: float) -> float:
-    """How long until the window the upstream spoke of has surely ended.
+    """Seconds after an answer until the window it spoke of has surely ended: exactly what the
+    upstream says where its figure is precise (IETF `t`, an HTTP date, epoch milliseconds), plus
+    what its rounding may hide where it rounds down (delta or epoch seconds: up to 1 s), with
+    `Retry-After` standing over the reset; at most `window` (pass the longest in force), all
+    that a fixed window lasts. With no figure at all, the whole `window`."""
+    span = None if quota is None else quota.wait_span
+    return window if span is None else max(min(span[1], window), 0.0)
 
-    `Retry-After` always stands: it counts whole seconds rounded down, so one second more, and a
-    fixed window never needs more than one window, whatever it says. An announced reset is whole
-    seconds too, and never worth waiting more than a window for.
-    """
-    if quota is not None and quota.retry_after is not None:
-        return min(quota.retry_after, math.ceil(window)) + 1.0
-    if quota is not None and quota.reset_in is not None:
-        return min(quota.reset_in + 1.0, window)
-    return window
+
+def binding(rates: Rates) -> Rate:
+    """The tightest policy, for display, estimates and the windows a stall is counted in; a
+    pace (r a second) only when there is no policy."""
+    if rates.tightest is not None:
+        return rates.tightest
+    return CAUTIOUS if rates.pace is None else as_rate(rates.pace)
 
 
 def heard(outcome: Reply | UpstreamError | None) -> Quota | None:
@@ -64,38 +86,68 @@ class Ticket:
 
 
 class UpstreamQuota:
-    """Credit to spend on the upstream, from the headers of its answers."""
+    """Credit to spend on the upstream, from the headers of its answers.
 
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
+    `windows`, the learner's `WindowFinder`, says when the upstream's windows end; without it
+    a window is taken to end a whole window after the last answer, as the rates say.
+    """
+
+    def __init__(self, rates: Rates, windows: WindowFinder | None = None) -> None:
+        self._rates = rates
+        self.windows = windows
         self._epoch = 0
         self._credit = 1  # unsure at first: one probe
         self._in_flight = 0
-        self._reset_at: float | None = None
-        # Were all the hits the upstream counted in this epoch ours? Answers and lowest Remaining.
-        self._counted = 0
+        self._reset_at: float | None = None  # an answer said none remain: its window's end
+        self._hold_until: float | None = None  # unsure: nothing before this
+        self._counted = 0  # answers this epoch: with the lowest count, were all hits ours?
         self._lowest: int | None = None
+        self._upstream_limit: int | None = None
         self._heard_at: float | None = None
         self._sent = 0
-        self._newest = -1  # the latest-sent request whose answer set the credit
+        self._others: deque[int] = deque(maxlen=2)  # what others spent in the last windows
+        self._release_at = -math.inf
+
+    @property
+    def rates(self) -> Rates:
+        return self._rates
+
+    @property
+    def limit(self) -> int:
+        """The tightest limit in force (a pace reads as r per second), for display and estimates."""
+        return binding(self._rates).limit
+
+    @property
+    def window(self) -> float:
+        """The window of that tightest limit."""
+        return binding(self._rates).window
 
     @property
     def credit(self) -> int:
         """Requests that may go now, before we hear from the upstream again."""
-        return max(self._credit, 0)
+        return max(self._credit - self._held(), 0)
+
+    def set_rates(self, rates: Rates) -> None:
+        """The rates to run at changed (`learning`): count windows and credit by them."""
+        self._rates = rates
 
     def blocked_for(self, now: float) -> float | None:
         """0 if a request may go now; else seconds until the reset, or None: await answers."""
         heard_at = self._heard_at
-        if self._in_flight == 0 and heard_at is not None and now >= heard_at + self.window:
+        if self._in_flight == 0 and heard_at is not None and now >= self._ended_by(heard_at):
             self._next_window()  # the window we last heard of has ended
-        if self._credit > 0:
+        held = self._held(now)
+        if self._credit - held > 0:
             return 0.0
-        if self._reset_at is None and self._in_flight > 0:
+        until = self._until()
+        if until is None and self._in_flight > 0:
             return None
-        if self._reset_at is not None and now < self._reset_at:
-            return self._reset_at - now
+        if until is not None and now < until:
+            return until - now
+        if until is None and held > 0 and heard_at is not None:
+            if self._searching():
+                return max(self._ended_by(heard_at) - now, 0.0)  # the next look, one request
+            return self._release_at - now  # the others' share, until they spend it or half-time
         self._next_window()
         return 0.0
 
@@ -105,10 +157,6 @@ class UpstreamQuota:
         self._sent += 1
         return Ticket(self._epoch, self._sent)
 
-    def set_rate(self, limit: int, window: float) -> None:
-        """The rate to run at changed (`learning`): count windows and credit by it."""
-        self.limit, self.window = limit, window
-
     def answered(self, ticket: Ticket, quota: Quota | None, now: float) -> None:
         """Learn from an answer what may be spent until the next one."""
         self._in_flight -= 1
@@ -116,19 +164,38 @@ class UpstreamQuota:
             return  # stale, or no answer at all (a timeout): nothing learned
         if quota.remaining is None:
             self._credit = self.limit  # the upstream says nothing: the limiter alone rules
-        else:
-            self._counted += 1
-            lowest = self._lowest
-            self._lowest = quota.remaining if lowest is None else min(lowest, quota.remaining)
-            self._heard_at = now
-            if ticket.sent < self._newest:
-                return  # overtaken: a request sent later already told us more
-            self._newest = ticket.sent
-            self._credit = quota.remaining - self._in_flight
-            if quota.remaining == 0:
-                wait = wait_for_reset(quota, self.window)
-                self._reset_at = now + wait
-                log.info("the upstream says none remain: waiting %.3g s for its window", wait)
+            return
+        if self._counted == 0:
+            self._release_at = now + self._found_window() / 2
+        self._counted += 1
+        self._upstream_limit = quota.limit or self._upstream_limit
+        self._heard_at = now
+        lowest = self._lowest
+        if lowest is not None and quota.remaining >= lowest:
+            # Overtaken: a later count already told us more (requests sent together may arrive
+            # in any order, so the lowest count is the newest); this one is just no longer out.
+            self._credit = lowest - self._in_flight
+            return
+        self._lowest = quota.remaining
+        self._credit = quota.remaining - self._in_flight
+        if quota.remaining == 0:
+            self._reset_at = now + self._wait(quota)
+            log.info("the upstream says none remain: waiting for its window to end")
+
+    def pause_after(self, quota: Quota | None, now: float) -> float:
+        """Seconds every request should wait after a refusal (429) that said `quota`.
+
+        Until its window has surely ended (`wait_for_reset`), or sooner where the windows found
+        say for certain that it ends sooner; a refusal that says nothing, one interval of the
+        pace, which the pacer slows: it has no window to wait for.
+        """
+        if quota is None or quota.says_nothing:
+            pace = self._rates.pace
+            return 1 / pace if pace else min(self.window, 1.0)
+        wait = self._wait(quota)
+        windows = self.windows
+        ends = windows.ends_by(surely=True) if windows is not None and windows.certain else None
+        return wait if ends is None else max(min(wait, ends - now), 0.0)
 
     def unsure(self, not_before: float | None = None) -> None:
         """What we believed may be wrong (a 429, a limiter that lost its state): probe.
@@ -136,17 +203,118 @@ class UpstreamQuota:
         Not before `not_before`, nor before a reset we are already waiting for: the upstream's
         word that none remain stands.
         """
-        waits = [t for t in (self._reset_at, not_before) if t is not None]
-        self._start_epoch(0 if waits else 1)
-        self._reset_at = max(waits, default=None)
+        waits = [t for t in (self._until(), not_before) if t is not None]
+        self._start_epoch(0 if waits else 1, contended=True)
+        self._hold_until = max(waits, default=None)
+
+    def _until(self) -> float | None:
+        """When we may send again, if we must wait: the end of the window that said none
+        remain (from its headers, or the windows found if sooner), and any hold."""
+        until = self._reset_at
+        ends = None if self.windows is None else self.windows.ends_by()
+        if until is not None and ends is not None:
+            until = min(until, ends)
+        waits = [t for t in (until, self._hold_until) if t is not None]
+        return max(waits, default=None)
+
+    def _held(self, now: float = -math.inf) -> int:
+        """Requests of the credit not to spend now: kept to search for the window, or left to
+        other clients (`_share`)."""
+        if self._lowest is None:
+            return 0
+        if self._searching():
+            return self._kept_to_search()
+        return max(self._share(now), self._stale(now))
+
+    def _searching(self) -> bool:
+        return self.windows is not None and self.windows.searching
+
+    def _kept_to_search(self) -> int:
+        """While W is unknown, a window must never fill before we see it end: a request sent
+        into a full window is refused and still arrives. So a window we saw begin keeps
+        `SPARES` requests, one for each look whether it ended (`WindowFinder.ends_by`), and
+        one whose beginning we did not see keeps all: a burst there could follow the last
+        window's by less than W, whatever we guess W to be."""
+        assert self.windows is not None and self._lowest is not None
+        left = self._lowest - self._in_flight
+        return left if not self.windows.start_known else min(SPARES, left)
+
+    def _stale(self, now: float) -> int:
+        """All but one of the credit, when other clients spend in this window too and our count
+        is older than `STALE`: they may have spent it since, so one request asks first."""
+        heard_at, lowest = self._heard_at, self._lowest
+        if heard_at is None or lowest is None or now - heard_at <= STALE:
+            return 0
+        if self._seen() <= 0 and not any(self._others):
+            return 0  # nobody else seen spending
+        return max(self._credit - (0 if self._in_flight else 1), 0)  # the one ask at a time
+
+    def _share(self, now: float) -> int:
+        """The most other clients spent in either of the last two windows, less what they spent
+        in this one so far (never seen before, all: they may be in the middle of it), until
+        half-time, when one request asks whether they came meanwhile. A client that shares our
+        IP and spends at every window's start then seldom races our burst into 429s."""
+        if self._lowest is None:
+            return 0
+        seen = self._limit() - self._lowest - self._counted  # theirs, or ours not yet answered
+        if self._others:
+            share = max(max(self._others) - (seen - self._in_flight), 0)
+        else:
+            share = self._credit if seen > 0 else 0
+        if now < self._release_at or not share:
+            return share
+        asked = self._heard_at is not None and self._heard_at >= self._release_at
+        return 0 if asked else max(self._credit - (0 if self._in_flight else 1), 0)
+
+    def _seen(self) -> int:
+        """Hits the upstream counted in this window that were surely not ours."""
+        if self._lowest is None:
+            return 0
+        return self._limit() - self._lowest - self._counted - self._in_flight
+
+    def _found_window(self) -> float:
+        found = None if self.windows is None else self.windows.window
+        return found or self._upstream_window()
+
+    def _upstream_window(self) -> float:
+        """The window of the policy whose limit the upstream names (of several in force, the
+        one its count is about), else the tightest one's."""
+        named = [rate.window for rate in self._rates.policies if rate.limit == self._limit()]
+        return min(named, default=self.window)
+
+    def _limit(self) -> int:
+        return self._upstream_limit or self.limit
+
+    def _ended_by(self, heard_at: float) -> float:
+        """When the window of the last answer has ended: as found, else a window after it."""
+        ends = None if self.windows is None else self.windows.ends_by()
+        return heard_at + self._upstream_window() if ends is None else ends
+
+    def _wait(self, quota: Quota) -> float:
+        """Until the window `quota` spoke of has surely ended, counted from its answer: what it
+        says, within the longest window in force (not while the upstream's is a guess); with
+        nothing said, the upstream's window as found (or the tightest in force)."""
+        if quota.wait_span is None:
+            return self._found_window()
+        windows = self.windows
+        if windows is not None and not windows.certain:
+            return wait_for_reset(quota, math.inf)
+        found = None if windows is None else windows.window
+        return wait_for_reset(quota, max(self._rates.longest_window, found or 0.0) or math.inf)
 
     def _next_window(self) -> None:
-        alone = self._lowest is not None and self._counted + self._lowest == self.limit
-        self._start_epoch(self.limit if alone else 1)
+        limit = self._limit()
+        alone = self._lowest is not None and self._counted + self._lowest == limit
+        sure = self.windows is None or self.windows.exact
+        self._start_epoch(limit if alone and sure else 1)
 
-    def _start_epoch(self, credit: int) -> None:
+    def _start_epoch(self, credit: int, *, contended: bool = False) -> None:
+        if self._lowest is not None and not self._searching():
+            # What others spent; refused, we know they wanted more than we saw them get.
+            spent = self._limit() - self._lowest - self._counted + (CONTENDED if contended else 0)
+            self._others.append(max(spent, 0))
         self._epoch += 1
         self._credit = credit
-        self._reset_at = None
+        self._reset_at = self._hold_until = None
         self._counted = 0
         self._lowest = self._heard_at = None

@@ -10,6 +10,11 @@
 Where they disagree the stricter wins: the fewest remaining, with that reading's reset; the lowest
 limit; the longest window. `Retry-After` always stands. A malformed value is ignored, never fatal:
 it is the upstream's word, and a typo there must not take the service down.
+
+Besides the one stricter reading, a `Quota` keeps every policy announced with its window (each
+binds), and how each wait was rounded: a reader that finds the window from resets, or waits for
+one, must know whether the true reset may come later than the number says (rounded down: delta
+seconds, epoch seconds) or not (rounded up, or exact: IETF `t`, an HTTP date, epoch milliseconds).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import http_sf
 # A reset this large is a time, not a delay: 1e9 s is 2001, 1e12 is 2001 in milliseconds.
 EPOCH_SECONDS = 1e9
 EPOCH_MILLISECONDS = 1e12
+MILLISECOND = 0.001
 MAX_HEADER = 4096
 _IETF_FIELDS = (
     "RateLimit",
@@ -46,6 +52,32 @@ class Quota:
     window: float | None = None  # the window's length in seconds, when announced
     reset_in: float | None = None  # seconds until the current window ends
     retry_after: int | None = None  # whole seconds the upstream asks us to wait
+    policies: tuple[tuple[int, float], ...] = ()  # every (limit, window) announced; each binds
+    # How much later than `reset_in` (`retry_after`) the true reset may be: 1 when whole seconds
+    # were rounded down (and the default: the safe reading), 0 when rounded up, the resolution of
+    # a finer value (0.001 for milliseconds), below 0 for a date `retry_after` rounds up.
+    reset_slack: float = 1.0
+    retry_slack: float = 1.0
+
+    @property
+    def reset_span(self) -> tuple[float, float] | None:
+        """(earliest, latest) seconds after the answer that the window may end, from `reset_in`."""
+        return None if self.reset_in is None else _span(self.reset_in, self.reset_slack)
+
+    @property
+    def retry_span(self) -> tuple[float, float] | None:
+        """(earliest, latest) seconds after the answer that `Retry-After` points to."""
+        return None if self.retry_after is None else _span(self.retry_after, self.retry_slack)
+
+    @property
+    def says_nothing(self) -> bool:
+        """No limit, count or wait at all: a proxy's bare 429, or an upstream without limits."""
+        return self.limit is None and self.remaining is None and self.wait_span is None
+
+    @property
+    def wait_span(self) -> tuple[float, float] | None:
+        """When the upstream says to come back: `Retry-After`, which always stands, or the reset."""
+        return self.retry_span or self.reset_span
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str], now: float | None = None) -> Quota:
@@ -55,18 +87,29 @@ class Quota:
         # Every answer of a large call comes through here: most speak one dialect only.
         ietf = _ietf(headers) if any(name in headers for name in _IETF_FIELDS) else []
         stricter = _stricter([laravel, *ietf]) if ietf else laravel
-        retry_after = headers.get("Retry-After")
+        retry_after = _retry_after(headers.get("Retry-After"), wall)
         if retry_after is None:
             return stricter
-        return dataclasses.replace(stricter, retry_after=_retry_after(retry_after, wall))
+        seconds, slack = retry_after
+        return dataclasses.replace(stricter, retry_after=seconds, retry_slack=slack)
+
+
+def _span(seconds: float, slack: float) -> tuple[float, float]:
+    """A wait known to whole seconds spans 1 s, ending `slack` after `seconds`; a finer one (a
+    slack strictly between 0 and 1) spans its slack."""
+    latest = seconds + slack
+    earliest = seconds if 0 < slack < 1 else latest - 1
+    return max(earliest, 0.0), max(latest, 0.0)
 
 
 def _x_ratelimit(headers: Mapping[str, str], now: float) -> Quota:
     reset = _number(headers.get("X-RateLimit-Reset"))
+    reset_in, slack = (None, 1.0) if reset is None else _reset_in(reset, now)
     return Quota(
         limit=_count(headers.get("X-RateLimit-Limit")),
         remaining=_count(headers.get("X-RateLimit-Remaining")),
-        reset_in=None if reset is None else _reset_in(reset, now),
+        reset_in=reset_in,
+        reset_slack=slack,
     )
 
 
@@ -75,20 +118,31 @@ def _ietf(headers: Mapping[str, str]) -> list[Quota]:
     policies = {name: params for name, params in _members(headers.get("RateLimit-Policy"))}
     states = {name: params for name, params in _members(headers.get("RateLimit"))}
     readings = [
-        Quota(
-            limit=_sf_count(policies.get(name, {}).get("q")),
-            window=_sf_seconds(policies.get(name, {}).get("w")),
-            remaining=_sf_count(states.get(name, {}).get("r")),
-            reset_in=_sf_seconds(states.get(name, {}).get("t")),
-        )
-        for name in {*policies, *states}
+        _ietf_reading(policies.get(name, {}), states.get(name, {}))
+        for name in sorted({*policies, *states})
     ]
+    reset = _number(headers.get("RateLimit-Reset"))
     earlier = Quota(
         limit=_count(headers.get("RateLimit-Limit")),
         remaining=_count(headers.get("RateLimit-Remaining")),
-        reset_in=_number(headers.get("RateLimit-Reset")),
+        reset_in=reset,
+        reset_slack=1.0 if reset is None else _delta_slack(reset),  # rounding unknown: down
     )
     return [*readings, earlier]
+
+
+def _ietf_reading(policy: dict[str, Any], state: dict[str, Any]) -> Quota:
+    """One named policy of draft 10; `t` counts whole seconds rounded up: the reset is no later."""
+    limit, window = _sf_count(policy.get("q")), _sf_seconds(policy.get("w"))
+    reset = _sf_seconds(state.get("t"))
+    return Quota(
+        limit=limit,
+        window=window,
+        remaining=_sf_count(state.get("r")),
+        reset_in=reset,
+        policies=((limit, window),) if limit is not None and window else (),
+        reset_slack=1.0 if reset is None else 0.0,
+    )
 
 
 def _members(value: str | None) -> list[tuple[str, dict[str, Any]]]:
@@ -114,18 +168,32 @@ def _stricter(readings: Iterable[Quota]) -> Quota:
     counted = [reading for reading in said if reading.remaining is not None]
     # The reading with the fewest left is the one that binds; its reset is the one to wait for.
     binding = min(counted, key=lambda r: (r.remaining, -(r.reset_in or 0.0)), default=None)
-    resets = [reading.reset_in for reading in said if reading.reset_in is not None]
+    resets = [reading for reading in said if reading.reset_in is not None]
+    timed = binding if binding is not None else max(resets, key=_reset_of, default=None)
     return Quota(
         limit=min(limits, default=None),
         remaining=None if binding is None else binding.remaining,
         window=max(windows, default=None),
-        reset_in=binding.reset_in if binding is not None else max(resets, default=None),
+        reset_in=None if timed is None else timed.reset_in,
+        policies=tuple(policy for reading in said for policy in reading.policies),
+        reset_slack=1.0 if timed is None or timed.reset_in is None else timed.reset_slack,
     )
 
 
-def _retry_after(value: str | None, now: float) -> int | None:
-    """Whole seconds to wait: a delay as it is, a date as the time left until it, rounded up."""
+def _reset_of(reading: Quota) -> float:
+    return reading.reset_in or 0.0
+
+
+def _retry_after(value: str | None, now: float) -> tuple[int, float] | None:
+    """Whole seconds to wait, and the slack of that figure (see `Quota`).
+
+    A delay in whole seconds is taken as rounded down; a date, rounded up by the upstream, is
+    the latest moment meant, and the seconds until it are rounded up here: the slack below 0
+    gives that moment back exactly.
+    """
     seconds = _number(value)
+    if seconds is not None and seconds.is_integer():
+        return int(seconds), 1.0
     if seconds is None and value is not None and len(value) <= MAX_HEADER:
         try:
             when = email.utils.parsedate_to_datetime(value)
@@ -134,15 +202,24 @@ def _retry_after(value: str | None, now: float) -> int | None:
         if when.tzinfo is None:
             return None  # an HTTP date is always GMT; one without a zone is no HTTP date
         seconds = max(when.timestamp() - now, 0.0)
-    return None if seconds is None else math.ceil(seconds)
+    if seconds is None:
+        return None
+    return math.ceil(seconds), seconds - math.ceil(seconds)
 
 
-def _reset_in(reset: float, now: float) -> float:
+def _reset_in(reset: float, now: float) -> tuple[float, float]:
+    """Seconds until a reset, told apart by size, and the slack of its rounding."""
     if reset >= EPOCH_MILLISECONDS:
-        reset = reset / 1000 - now
-    elif reset >= EPOCH_SECONDS:
-        reset -= now
-    return max(reset, 0.0)
+        return max(reset / 1000 - now, 0.0), MILLISECOND
+    if reset >= EPOCH_SECONDS:
+        return max(reset - now, 0.0), _delta_slack(reset)
+    return reset, _delta_slack(reset)
+
+
+def _delta_slack(seconds: float) -> float:
+    """Whole seconds are taken as rounded down (the true time may be 1 s later, the safe side);
+    a value with a fraction is exact to the millisecond."""
+    return 1.0 if seconds.is_integer() else MILLISECOND
 
 
 def _number(value: str | None) -> float | None:
