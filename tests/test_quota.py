@@ -106,22 +106,24 @@ def test_answers_counted_out_of_order_leave_the_lowest_count_standing() -> None:
 
 
 @pytest.mark.parametrize(
-    ("said", "wait"),
+    ("said", "window", "wait"),
     [
-        (Quota(reset_in=7.0, reset_slack=0.0), 7.0),  # IETF t: rounded up, exact enough
-        (Quota(retry_after=7, retry_slack=-0.25), 6.75),  # an HTTP date: the date itself
-        (Quota(reset_in=7.25, reset_slack=0.001), 7.251),  # epoch milliseconds
-        (Quota(retry_after=7), 8.0),  # delta seconds, rounded down: 1 s more
-        (Quota(retry_after=0), 1.0),
-        (Quota(retry_after=30, reset_in=2.0), 10.0),  # Retry-After stands; a window at most
-        (Quota(remaining=0), 10.0),  # nothing said: the whole window
-        (None, 10.0),
+        (Quota(reset_in=7.0, reset_slack=0.0), 10.0, 7.0),  # IETF t: rounded up, exact enough
+        (Quota(retry_after=7, retry_slack=-0.25), 10.0, 6.75),  # an HTTP date: the date itself
+        (Quota(reset_in=7.25, reset_slack=0.001), 10.0, 7.251),  # epoch milliseconds
+        (Quota(retry_after=7), 10.0, 8.0),  # delta seconds, rounded down: 1 s more
+        (Quota(retry_after=0), 10.0, 1.0),
+        (Quota(retry_after=30, reset_in=2.0), 10.0, 31.0),  # Retry-After stands over the reset
+        (Quota(retry_after=1), 1.0, 2.0),  # a window configured shorter does not cut it
+        (Quota(retry_after=0), 0.5, 0.5),  # but the margin for rounding is never more
+        (Quota(remaining=0), 10.0, 10.0),  # nothing said: the whole window
+        (None, 10.0, 10.0),
     ],
 )
 def test_the_wait_for_a_reset_is_what_the_upstream_says_and_its_rounding_hides(
-    said: Quota | None, wait: float
+    said: Quota | None, window: float, wait: float
 ) -> None:
-    assert wait_for_reset(said, 10.0) == pytest.approx(wait)
+    assert wait_for_reset(said, window) == pytest.approx(wait)
 
 
 def found_window(start: float, limit: int = 20) -> WindowFinder:
@@ -260,6 +262,6 @@ def test_a_window_in_which_we_were_refused_leaves_others_a_margin_next_time() ->
         quota.answered(ticket, Quota(limit=20, remaining=left), 0.01)
     quota.answered(burst[-1], Quota(limit=20, remaining=0, retry_after=1), 0.01)  # raced: 429
     quota.unsure()  # they got 8, and wanted more than that
-    assert quota.blocked_for(1.2) == 0.0
-    quota.answered(quota.spend(), Quota(limit=20, remaining=19), 1.205)  # first, this time
+    assert quota.blocked_for(2.1) == 0.0  # Retry-After 1, rounded down: 2 s
+    quota.answered(quota.spend(), Quota(limit=20, remaining=19), 2.105)  # first, this time
     assert quota.credit == 19 - (8 + 2)  # their 8, and the margin a race showed

@@ -24,7 +24,7 @@ from catfacts import logs
 from catfacts.dispatch.admission import finish_estimate, refuse_if_late
 from catfacts.dispatch.calls import Call, Item
 from catfacts.dispatch.learning import Answer, RateLearner
-from catfacts.dispatch.quota import Ticket, UpstreamQuota, heard, wait_for_reset
+from catfacts.dispatch.quota import Ticket, UpstreamQuota, heard
 from catfacts.dispatch.retries import ATTEMPTS, BACKOFF, Retries
 from catfacts.dispatch.turns import Turns
 from catfacts.errors import (
@@ -68,7 +68,8 @@ class Dispatcher:
         self._limiter = limiter
         # What the upstream announces sets the rates; by default the limiter's are the ceiling.
         self._learner = learner or RateLearner(limiter.rates)
-        self._quota = UpstreamQuota(self._learner.rates)
+        windows = self._learner.windows  # when the upstream's windows end, as found
+        self._quota = UpstreamQuota(self._learner.rates, windows, shared=limiter.shared)
         limiter.on_shared = self._adopt  # what another worker learned, through shared slots
         self._calls = Turns()
         self._wakeup = asyncio.Event()
@@ -348,8 +349,9 @@ class Dispatcher:
         self._quota.set_rates(self._learner.rates)
 
     async def _pause(self, refusal: UpstreamRateLimited) -> None:
-        seconds = wait_for_reset(refusal.quota, self._window)
-        until = asyncio.get_running_loop().time() + seconds
+        now = asyncio.get_running_loop().time()
+        seconds = self._quota.pause_after(refusal.quota, now)  # as precise as its rounding
+        until = now + seconds
         if until > self._paused_until + 0.5:
             log.warning("the upstream refused a request (429): pausing all requests %g s", seconds)
         self._paused_until = max(self._paused_until, until)

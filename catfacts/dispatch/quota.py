@@ -92,9 +92,14 @@ class UpstreamQuota:
     a window is taken to end a whole window after the last answer, as the rates say.
     """
 
-    def __init__(self, rates: Rates, windows: WindowFinder | None = None) -> None:
+    def __init__(
+        self, rates: Rates, windows: WindowFinder | None = None, *, shared: bool = False
+    ) -> None:
         self._rates = rates
         self.windows = windows
+        # With a shared limiter, hits that were not this process's are mostly its siblings',
+        # whose share the limiter already keeps: none is left aside for them here.
+        self._shared = shared
         self._epoch = 0
         self._credit = 1  # unsure at first: one probe
         self._in_flight = 0
@@ -224,6 +229,8 @@ class UpstreamQuota:
             return 0
         if self._searching():
             return self._kept_to_search()
+        if self._shared:
+            return 0
         return max(self._share(now), self._stale(now))
 
     def _searching(self) -> bool:

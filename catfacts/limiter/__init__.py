@@ -75,6 +75,8 @@ OnShared = Callable[[Rates], None]
 class Limiter(ABC):
     """Slots for requests to the upstream; see the module docstring for the invariant."""
 
+    shared = False  # whether other processes spend the same slots
+
     def __init__(self, rates: Rates) -> None:
         self.rates = rates  # this process's; shared ones (Redis) win, and reach `on_shared`
         self.on_shared: OnShared | None = None

@@ -41,6 +41,8 @@ def _script(name: str) -> str:
 class RedisLimiter(Limiter):
     """Slots in Redis, shared by every process that names the same Redis and upstream."""
 
+    shared = True
+
     def __init__(self, rates: Rates, redis_url: str, upstream_url: str, lease: float) -> None:
         super().__init__(rates)
         self._lease_ms = round((lease + LEASE_MARGIN) * 1000)
