@@ -53,10 +53,13 @@ def wait_for_reset(quota: Quota | None, window: float) -> float:
     """Seconds after an answer until the window it spoke of has surely ended: exactly what the
     upstream says where its figure is precise (IETF `t`, an HTTP date, epoch milliseconds), plus
     what its rounding may hide where it rounds down (delta or epoch seconds: up to 1 s), with
-    `Retry-After` standing over the reset; at most `window` (pass the longest in force), all
-    that a fixed window lasts. With no figure at all, the whole `window`."""
+    `Retry-After` standing over the reset. The margin for rounding is at most `window`; what
+    the upstream says stands even past a window we believe in. With no figure, the `window`."""
     span = None if quota is None else quota.wait_span
-    return window if span is None else max(min(span[1], window), 0.0)
+    if span is None:
+        return window
+    earliest, latest = span
+    return max(earliest + min(latest - earliest, window), 0.0)  # the margin, never past W
 
 
 def binding(rates: Rates) -> Rate:
