@@ -92,11 +92,12 @@ def test_auto_reads_the_window_from_the_reset_of_a_windows_first_hit() -> None:
 
 def test_auto_finds_laravels_window_when_another_client_began_it() -> None:
     # Laravel announces no window and no reset on a 200. Someone else began the window: the
-    # first guess is a second; a refill after our first hit of the next window proves it.
+    # guess is a second more than seen; a refill after our first hit of the next window
+    # proves it a second.
     learner = RateLearner(None)
     learner.hear(heard(Quota(limit=20, remaining=12), 0.01, rtt=0.005))
     learner.hear(heard(Quota(limit=20, remaining=0), 0.02, rtt=0.005))
-    assert rate(learner) == (20, 1.0)
+    assert rate(learner) == (20, 2.0)
     assert not learner.windows.certain
     learner.hear(heard(Quota(limit=20, remaining=19), 1.02, rtt=0.005))  # our first hit
     learner.hear(heard(Quota(limit=20, remaining=0), 1.03, rtt=0.005))

@@ -127,10 +127,19 @@ def test_the_wait_for_a_reset_is_what_the_upstream_says_and_its_rounding_hides(
 
 
 def found_window(start: float, limit: int = 20) -> WindowFinder:
-    """A finder that saw our first hit of a window at `start` and knows it lasts 1 s."""
-    finder = WindowFinder([Rate(limit, 1.0)])
-    finder.hear(Answer(Quota(limit=limit, remaining=limit - 1), start, start + 0.005))
+    """A finder that saw our first hit of a window at `start`, announced to last 1 s."""
+    finder = WindowFinder()
+    said = Quota(limit=limit, remaining=limit - 1, window=1.0, policies=((limit, 1.0),))
+    finder.hear(Answer(said, start, start + 0.005))
     return finder
+
+
+def test_a_configured_window_does_not_cut_short_the_wait_a_refusal_asks_for() -> None:
+    finder = WindowFinder([Rate(20, 1.0)])  # configured 20/second; the upstream says 10
+    quota = UpstreamQuota(rates(20, 1.0), finder)
+    refusal = Quota(limit=10, remaining=0, retry_after=1)  # its window is longer: 1 s left
+    finder.hear(Answer(refusal, 0.0, 0.005, refused=True))
+    assert quota.pause_after(refusal, 0.005) == 2.0  # not the 1 s configured
 
 
 def test_none_remaining_it_waits_for_the_window_found_not_a_window_after_that_answer() -> None:

@@ -112,10 +112,7 @@ def test_refusals_alone_teach_a_pace_that_the_next_call_keeps(
 # Known gap (issue 14 stays open): with GitHub's resets, while the window is still searched for,
 # a look at the end of the first window and the burst that follows the next window's first hit
 # can come one over L in a sliding window (the upstream, a fixed window, accepts them all).
-GITHUB_GAP = pytest.mark.xfail(reason="one over L while GitHub's window is searched for")
-
-
-@pytest.mark.parametrize("dialect", ["ietf", pytest.param("github", marks=GITHUB_GAP), "laravel"])
+@pytest.mark.parametrize("dialect", ["ietf", "github", "laravel"])
 def test_auto_finds_the_window_after_another_call_spent_part_of_it(
     serve: Serve, emulator: EmulatorProcess, dialect: str
 ) -> None:

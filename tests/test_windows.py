@@ -51,7 +51,7 @@ def test_a_refill_ends_one_window_and_starts_the_next() -> None:
         ok(0.0, 0.005, 19),
         *(ok(0.006, 0.012, remaining) for remaining in range(18, -1, -1)),
     )
-    assert (finder.window, finder.certain) == (1.0, False)  # a guess: nothing ends it yet
+    assert (finder.window, finder.certain) == (2.0, False)  # a guess: a second more than seen
     hear(finder, ok(1.005, 1.011, 19))
     assert finder.bounds[1] < 1.02
     assert (finder.window, finder.exact) == (1.0, True)
@@ -60,7 +60,7 @@ def test_a_refill_ends_one_window_and_starts_the_next() -> None:
 
 def test_when_another_client_began_the_window_the_guess_is_tentative() -> None:
     finder = hear(WindowFinder(), ok(0.0, 0.005, 12), ok(0.006, 0.011, 0))
-    assert finder.window == 1.0
+    assert finder.window == 2.0  # a second more than it lasted: what the next look may find
     assert not finder.certain
 
 
@@ -89,8 +89,11 @@ def test_a_configured_window_stands_until_the_answers_contradict_it() -> None:
     assert shorter.window == 1.0  # it began at 0 and had ended by 1.01: not 5 s
     longer = hear(WindowFinder([Rate(20, 2.0)]), ok(0.0, 0.01, 19, reset_in=4.0))
     assert longer.window == 5.0  # begun by 0.01, it ends 4 s later at the earliest: not 2 s
-    other_limit = hear(WindowFinder([Rate(100, 60.0)]), ok(0.0, 0.005, 12))
-    assert other_limit.window == 1.0  # a configured rate for another limit says nothing
+    lowered = hear(WindowFinder([Rate(100, 60.0)]), ok(0.0, 0.005, 12))
+    assert lowered.window == 60.0  # the only one configured: a limit lowered is likely its own
+    several = [Rate(100, 60.0), Rate(5, 1.0)]
+    other_limit = hear(WindowFinder(several), ok(0.0, 0.005, 12))
+    assert other_limit.window == 2.0  # configured rates for other limits say nothing
 
 
 def test_while_searching_one_request_looks_just_past_each_whole_second() -> None:

@@ -193,16 +193,17 @@ class UpstreamQuota:
     def pause_after(self, quota: Quota | None, now: float) -> float:
         """Seconds every request should wait after a refusal (429) that said `quota`.
 
-        Until its window has surely ended (`wait_for_reset`), or sooner where the windows found
-        say for certain that it ends sooner; a refusal that says nothing, one interval of the
-        pace, which the pacer slows: it has no window to wait for.
+        Until its window has surely ended (`wait_for_reset`), or sooner where the answers alone
+        say for certain that it ends sooner (a configured window is not enough to cut it); a
+        refusal that says nothing, one interval of the pace, which the pacer slows: it has no
+        window to wait for.
         """
         if quota is None or quota.says_nothing:
             pace = self._rates.pace
             return 1 / pace if pace else min(self.window, 1.0)
         wait = self._wait(quota)
         windows = self.windows
-        ends = windows.ends_by(surely=True) if windows is not None and windows.certain else None
+        ends = None if windows is None else windows.ends_by(surely=True)
         return wait if ends is None else max(min(wait, ends - now), 0.0)
 
     def unsure(self, not_before: float | None = None) -> None:

@@ -11,10 +11,12 @@ latest start, tightest over all windows. The upper bound is kept sound against r
 other clients (an answer that may be an earlier window's lends no reset nor start); the lower is
 a best effort, which can only make W too long. W is whole seconds: one whole number in the
 bracket is W (`exact`), else the largest (`certain`: surely no shorter). Unbounded, W is searched
-for (`searching`): the guess is the whole seconds it lasted, and `ends_by` says when one request
+for (`searching`): the guess is a second more than it lasted (what the next look may find, so
+slots counted for it are kept that long), and `ends_by` says when one request
 should look whether the window ended (just past 1, 2, 3 s after its start: W of 1-3 s comes out
 exact); a refusal where a guess said it had ended doubles the next guess. An announced window
-(IETF `w`) is W, and a configured one for the same limit stands while the bracket allows it.
+(IETF `w`) is W, and a configured one (for the same limit, or the only one) stands while the
+bracket allows it.
 """
 
 from __future__ import annotations
@@ -99,8 +101,8 @@ class WindowFinder:
             return told
         if math.isinf(self._hi) and self._at_least:
             return _tentative(max(self._lo, self._at_least))
-        if math.isinf(self._hi):
-            return float(max(math.ceil(self._lo - SNAP), 1))  # whole seconds, as long as seen
+        if math.isinf(self._hi):  # a second more than it lasted: what the next look may find
+            return float(max(math.ceil(self._lo - SNAP), 1) + 1)
         # W is whole seconds and no longer than the (sound) upper bound: a lower bound that
         # leaves no whole number was stretched (see `_place`) and gives way.
         return float(max(math.floor(self._hi + SNAP), 1))
@@ -123,14 +125,14 @@ class WindowFinder:
         return self._lo, self._hi
 
     def _told_window(self) -> float | None:
-        """A configured window for this limit that the bracket allows and does not pin."""
+        """A configured window that the bracket allows and does not pin: the one for this
+        limit, or the only one configured (a limit announced lower than it is likely its own)."""
         if self._announced is not None or len(self._whole()) == 1:
             return None
-        fits = [
-            rate.window
-            for rate in self._told
-            if rate.limit == self._limit and self._lo - SNAP <= rate.window <= self._hi + SNAP
-        ]
+        told = [rate for rate in self._told if rate.limit == self._limit] or (
+            list(self._told) if len(self._told) == 1 else []
+        )
+        fits = [r.window for r in told if self._lo - SNAP <= r.window <= self._hi + SNAP]
         return max(fits, default=None)
 
     def _whole(self) -> range:
@@ -139,10 +141,15 @@ class WindowFinder:
         return range(max(math.ceil(self._lo - SNAP), 1), top + 1)
 
     def ends_by(self, *, surely: bool = False) -> float | None:
-        """When the current window ends: its bracketed end, or its latest start plus `window`
-        (`surely`: only as sure as `certain`), else plus the next look (`_guess`)."""
+        """When the current window ends: its bracketed end, or its latest start plus the next
+        look (`_guess`). `surely`: by the answers alone, plus an announced window or the upper
+        bound, never a configured or guessed one; None if they bound nothing."""
         current = self._current
-        window = self.window if surely else self._guess()
+        if surely:
+            found = self._announced or self._hi
+            window: float | None = found if math.isinf(found) else float(math.floor(found + SNAP))
+        else:
+            window = self._guess()
         if current is None or window is None:
             return None
         latest = min(current.end[1], current.start[1] + window)
