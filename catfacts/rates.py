@@ -16,11 +16,13 @@ _NOTATION = "a rate like '100/minute', '20/second;1000/hour' or '30 per 2 second
 
 @dataclass(frozen=True)
 class Rate:
-    """At most `limit` requests in any interval of `window` seconds."""
+    """At most `limit` requests in any interval of `window` seconds; `guess` when the window
+    is a learner's tentative one, not yet bounded by what the upstream said or did."""
 
     limit: int
     window: float
     text: str = field(default="", compare=False)
+    guess: bool = field(default=False, compare=False)
 
     @classmethod
     def parse(cls, text: str) -> Rate:
@@ -83,8 +85,11 @@ class Rates:
         return Rates(_distinct(self.policies + other.policies), min(paces, default=None))
 
     def encode(self) -> str:
-        """A compact text for Redis: "L:Wms,L:Wms|pace" (pace in requests a second, or empty)."""
-        policies = ",".join(f"{r.limit}:{round(r.window * 1000)}" for r in self.policies)
+        """A compact text for Redis: "L:Wms,L:Wms?|pace" (pace in requests a second, or empty;
+        `?` marks a guessed window)."""
+        policies = ",".join(
+            f"{r.limit}:{round(r.window * 1000)}{'?' if r.guess else ''}" for r in self.policies
+        )
         return f"{policies}|{'' if self.pace is None else repr(self.pace)}"
 
     @classmethod
@@ -92,7 +97,7 @@ class Rates:
         """The inverse of `encode`."""
         policies, _, pace = text.partition("|")
         rates = tuple(
-            Rate(int(limit), int(ms) / 1000)
+            Rate(int(limit), int(ms.rstrip("?")) / 1000, guess=ms.endswith("?"))
             for limit, ms in (item.split(":") for item in policies.split(",") if item)
         )
         return cls(rates, float(pace) if pace else None)

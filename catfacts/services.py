@@ -49,7 +49,8 @@ class Services:
         limited_upstream = AsyncUpstream(
             self.upstream_url, timeout, MAX_CONNECTIONS, "limited", follow_redirects=False
         )
-        learner = RateLearner(settings.rate)  # with auto, where it starts until the upstream says
+        # With auto, where it starts until the upstream says; with Redis, learned by every worker.
+        learner = RateLearner(settings.rate, shared=settings.redis_url is not None)
         self.limiter = self._limiter(learner.rates)
         self.dispatcher = Dispatcher(limited_upstream, self.limiter, learner=learner)
         retry_after = math.ceil(learner.rates.longest_window or 1.0)

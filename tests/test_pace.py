@@ -209,10 +209,23 @@ def test_accepted_requests_add_to_the_pace_and_a_ceiling_caps_it() -> None:
     assert pacer.pace == 10.5
 
 
-def test_another_workers_pace_is_adopted_without_searching() -> None:
+def test_a_siblings_higher_pace_is_its_slow_start_and_a_lower_one_its_refusal() -> None:
     pacer = Pacer(clock=Clock())
     pacer.adopt(12.5)
-    assert (pacer.pace, pacer.searching) == (12.5, False)
+    assert (pacer.pace, pacer.searching) == (12.5, True)  # doubled: search on from there
+    pacer.adopt(10.0)
+    assert (pacer.pace, pacer.searching) == (10.0, False)  # refused: search no more
+
+
+def test_shared_each_worker_counts_the_time_a_pace_held_not_its_own_spacing() -> None:
+    clock = Clock()
+    alone, shared = Pacer(4.0, clock=clock), Pacer(4.0, shared=True, clock=clock)
+    for step in range(1, 6):  # our requests a second apart: the siblings' came between
+        clock.now = step * 1.0 + 0.01
+        alone.hear(step * 1.0, refused=False)
+        shared.hear(step * 1.0, refused=False)
+    assert alone.pace == 4.0  # sent slower than the pace: no evidence that it holds
+    assert shared.pace > 4.0
 
 
 def test_a_pace_reads_as_a_rate() -> None:

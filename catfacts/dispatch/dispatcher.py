@@ -67,7 +67,7 @@ class Dispatcher:
         self._upstream = upstream
         self._limiter = limiter
         # What the upstream announces sets the rates; by default the limiter's are the ceiling.
-        self._learner = learner or RateLearner(limiter.rates)
+        self._learner = learner or RateLearner(limiter.rates, shared=limiter.shared)
         windows = self._learner.windows  # when the upstream's windows end, as found
         self._quota = UpstreamQuota(self._learner.rates, windows, shared=limiter.shared)
         limiter.on_shared = self._adopt  # what another worker learned, through shared slots

@@ -32,8 +32,9 @@ SHOWN_STEP = 1.05  # a pace shown (and shared) again once it rose this much; a f
 class RateLearner:
     """The rates in force: configured ones, and what the upstream's answers taught."""
 
-    def __init__(self, configured: Rates | None) -> None:
+    def __init__(self, configured: Rates | None, *, shared: bool = False) -> None:
         self.configured = configured
+        self._shared = shared  # several workers learn together (Redis): see `Pacer`
         told = () if configured is None else configured.policies
         self.windows = WindowFinder(told)  # share it with `UpstreamQuota`: when windows end
         self._now = 0.0  # the latest answer's time: the pacer's clock
@@ -60,7 +61,8 @@ class RateLearner:
         if quota is not None:
             announced = self._announced(quota)
             if announced:
-                self._learn(announced, deduced=not quota.policies and not quota.window)
+                deduced = not quota.policies and not quota.window
+                self._learn(announced, deduced=deduced and not answer.refused)
             elif quota.limit is None:
                 self._pace_by(answer)
         return self.rates != before
@@ -69,6 +71,7 @@ class RateLearner:
         """Another worker learned `rates` (through Redis): take them as the learned state,
         keeping the evidence, so that only new evidence changes them (and is shared) again."""
         self._policies, self._looser = rates.policies, None
+        self.windows.share(rates.policies)
         self._heard = self._heard or bool(rates.policies)
         self._shown_pace = rates.pace
         if rates.pace is None:
@@ -83,7 +86,8 @@ class RateLearner:
             return policies
         if quota.window:
             return (Rate(quota.limit, quota.window),)
-        return (Rate(quota.limit, self._window_for(quota.limit)),)
+        window = self._window_for(quota.limit)
+        return (Rate(quota.limit, window, guess=not self.windows.certain),)
 
     def _window_for(self, limit: int) -> float:
         """The window found for a bare `limit`; a guess only ever lengthens what is known."""
@@ -102,12 +106,25 @@ class RateLearner:
         if candidate == current:
             self._looser = None
             return
+        if deduced and self._shared and self._found_elsewhere(candidate, current):
+            return
         stricter = current.and_(candidate)
         if stricter == candidate or (deduced and self._found_shorter(candidate, current)):
             self._policies, self._looser = candidate.policies, None  # stricter, or surely right
             return
         self._policies = stricter.policies  # the stricter part now, the rest after a window
         self._maybe_loosen(candidate)
+
+    def _found_elsewhere(self, candidate: Rates, current: Rates) -> bool:
+        """Shared, a window found no longer (by this worker or another) stands against a guess
+        or a longer bound: each worker's answers are only its share of the window, so the
+        shortest sure bound is the best, and a worker that undid it would be undone in turn.
+        A refusal is not deduced (see `hear`): a window found too short gives way to it."""
+        found = {rate.limit: rate.window for rate in current.policies if not rate.guess}
+        return all(
+            rate.limit in found and (rate.guess or found[rate.limit] <= rate.window)
+            for rate in candidate.policies
+        )
 
     def _found_shorter(self, candidate: Rates, current: Rates) -> bool:
         """Only the window changed, as found for certain: no guess, no announcement to doubt."""
@@ -143,7 +160,13 @@ class RateLearner:
             log.warning("the upstream refused without a word: pacing from %.3g/s", pace)
         self._shown_pace = pace
         ceiling = tightest.per_second if tightest and not searching else None
-        return Pacer(pace, slow_start=searching, ceiling=ceiling, clock=lambda: self._now)
+        return Pacer(
+            pace,
+            slow_start=searching,
+            ceiling=ceiling,
+            shared=self._shared,
+            clock=lambda: self._now,
+        )
 
     def _show(self, pace: float) -> None:
         """Show a pace that fell at once, one that rose only by a step: not a change a request."""

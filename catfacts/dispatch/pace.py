@@ -64,9 +64,11 @@ class Pacer:
         *,
         slow_start: bool = True,
         ceiling: float | None = None,
+        shared: bool = False,
         clock: Clock = time.monotonic,
     ) -> None:
         self._clock = clock
+        self._shared = shared  # the pace is several workers': each sees only its own share
         self._ceiling = FASTEST if ceiling is None else min(ceiling, FASTEST)
         self.pace = self._clamped(start)
         self._slow = slow_start
@@ -97,9 +99,14 @@ class Pacer:
         return self.pace != before
 
     def adopt(self, pace: float) -> None:
-        """Another worker found `pace`: go on from there, searching no more."""
+        """Another worker found `pace`: go on from there. A higher one is a sibling's slow start
+        (search on from it); a lower one, a sibling's refusal (search no more)."""
+        before = self.pace
         self._set(pace)
-        self._slow, self._base, self._decreased_at = False, self.pace, self._clock()
+        if pace > before and self._slow:
+            self._never_refused = max(self._never_refused, before)  # the sibling saw it hold
+        else:
+            self._slow, self._base, self._decreased_at = False, self.pace, self._clock()
 
     def _accepted_at(self, sent: float) -> None:
         now = self._clock()
@@ -112,7 +119,7 @@ class Pacer:
             self._end_run(now)
         if sent < self._changed_at:
             return  # sent at another pace: no evidence for this one
-        if self._held and last is not None and sent - last > AT_PACE / self.pace:
+        if self._slower(sent, last):
             return  # sent slower than the pace: no evidence for it either
         self._held += 1
         if self._slow:
@@ -122,6 +129,13 @@ class Pacer:
         if self._refused_pace is not None and self.pace >= RESTART * self._refused_pace:
             log.info("the upstream accepts %.3g/s: searching for a higher pace", self.pace)
             self._slow, self._never_refused, self._threshold = True, self.pace, math.inf
+
+    def _slower(self, sent: float, last: float | None) -> bool:
+        """Whether `sent` came later than the pace asked after the one before. Shared, the
+        siblings' requests came between ours: only the time the pace held is evidence."""
+        if self._shared or not self._held or last is None:
+            return False
+        return sent - last > AT_PACE / self.pace
 
     def _double(self, now: float) -> None:
         if self._held >= 2 and now - self._changed_at >= DOUBLE_AFTER:
@@ -135,7 +149,7 @@ class Pacer:
         run, a slow start up to the lower of twice that and the pace the run's first refusal set.
         """
         if self._run > BACK_OFF_AFTER:
-            let_through = self._cycle_accepted / max(now - self._cycle_began, MEASURE)
+            let_through = self._let_through(now)
             self._set(SETTLE * let_through)
             self._threshold = max(min(self._settled, 2 * let_through), self.pace)
             self._slow, self._never_refused = self.pace < self._threshold, self.pace
@@ -143,6 +157,13 @@ class Pacer:
             self._cycle_began, self._cycle_accepted = now, 0
             log.info("the upstream's window stayed full: pacing at %.3g/s", self.pace)
         self._run = 0
+
+    def _let_through(self, now: float) -> float:
+        """Requests a second accepted since the last long run; shared, the pace that was refused
+        (our own count is only our share)."""
+        if self._shared:
+            return self._settled
+        return self._cycle_accepted / max(now - self._cycle_began, MEASURE)
 
     def _refused(self, sent: float) -> None:
         now = self._clock()
@@ -164,8 +185,9 @@ class Pacer:
 
     def _accepted_rate(self, now: float) -> float:
         """Requests a second accepted over the last `MEASURE` seconds, or since sending began
-        after a pause: a gap between calls is not a slower rate. 0: none to measure."""
-        if not self._accepted:
+        after a pause: a gap between calls is not a slower rate. 0: none to measure (or only
+        our share of it, when the pace is shared)."""
+        if self._shared or not self._accepted:
             return 0.0
         return len(self._accepted) / max(now - self._accepted[0], MEASURE / 10)
 

@@ -83,6 +83,7 @@ class WindowFinder:
 
     def __init__(self, told: Iterable[Rate] = ()) -> None:
         self._told = tuple(told)  # configured rates: a window for the same limit is believed
+        self._shared: tuple[Rate, ...] = ()  # windows other workers found: believed the same
         self._limit: int | None = None
         self._announced: float | None = None
         self._lo, self._hi = 0.0, math.inf
@@ -129,11 +130,16 @@ class WindowFinder:
         limit, or the only one configured (a limit announced lower than it is likely its own)."""
         if self._announced is not None or len(self._whole()) == 1:
             return None
-        told = [rate for rate in self._told if rate.limit == self._limit] or (
-            list(self._told) if len(self._told) == 1 else []
-        )
+        mine = [rate for rate in (*self._told, *self._shared) if rate.limit == self._limit]
+        told = mine or (list(self._told) if len(self._told) == 1 else [])
         fits = [r.window for r in told if self._lo - SNAP <= r.window <= self._hi + SNAP]
         return max(fits, default=None)
+
+    def share(self, found: Iterable[Rate]) -> None:
+        """The windows other workers found (through Redis), each surely no shorter than the
+        upstream's: believed as a configured one is, while the answers heard here allow it.
+        Without them each worker searches alone, and its guesses undo what another found."""
+        self._shared = tuple(rate for rate in found if not rate.guess)
 
     def _whole(self) -> range:
         """The whole seconds in the bracket."""
