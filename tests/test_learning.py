@@ -214,3 +214,29 @@ def test_whatever_is_announced_the_rates_stay_sane(
                 any(p.limit <= c.limit and p.window >= c.window for p in rates.policies)
                 for c in CEILING.policies
             )
+
+
+def test_shared_a_window_another_worker_found_stands_against_this_workers_guess() -> None:
+    learner = RateLearner(None, shared=True)
+    learner.adopt(Rates.decode("10:1000|"))  # another worker bounded it: 10 a second
+    # Our share of the answers: one from a window someone else began, then its last slot.
+    learner.hear(heard(Quota(limit=10, remaining=6), 0.30, rtt=0.005))
+    learner.hear(heard(Quota(limit=10, remaining=0), 0.60, rtt=0.005))
+    assert rate(learner) == (10, 1.0)
+    alone = RateLearner(None)  # not shared: the same answers make a guess of its own
+    alone.hear(heard(Quota(limit=10, remaining=6), 0.30, rtt=0.005))
+    alone.hear(heard(Quota(limit=10, remaining=0), 0.60, rtt=0.005))
+    assert alone.rates.policies[0].guess
+
+
+def test_shared_a_refusal_overrides_a_window_found_too_short() -> None:
+    learner = RateLearner(None, shared=True)
+    learner.adopt(Rates.decode("10:1000|"))
+    learner.hear(heard(Quota(limit=5, remaining=0, retry_after=3), 0.5, refused=True))
+    assert rate(learner)[0] == 5  # a lower limit, refused: obeyed at once
+
+
+def test_a_guessed_window_is_shared_as_a_guess() -> None:
+    guessed = Rates((Rate(10, 2.0, guess=True), Rate(100, 60.0)))
+    assert Rates.decode(guessed.encode()).policies[0].guess
+    assert not Rates.decode(guessed.encode()).policies[1].guess
