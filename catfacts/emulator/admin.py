@@ -21,6 +21,7 @@ def add_admin_routes(app: web.Application) -> None:
     """Add the admin routes to the emulator `app`."""
     app.router.add_get(f"{PREFIX}/stats", _stats)
     app.router.add_get(f"{PREFIX}/arrivals", _arrivals)
+    app.router.add_get(f"{PREFIX}/sizes", _sizes)
     app.router.add_post(f"{PREFIX}/reset", _reset)
     app.router.add_get(f"{PREFIX}/config", _get_config)
     app.router.add_put(f"{PREFIX}/config", _put_config)
@@ -36,16 +37,29 @@ async def _arrivals(request: web.Request) -> web.Response:
 
     "window" and "limit" are the first rate's, as when there could be only one, so callers that
     read them keep working; "policies" lists every rate as `[limit, window]`.
+
+    Only the latest arrivals are kept (see `traffic`): "forgotten" says how many since the last
+    reset are not listed. "peaks" count all of them: for each rate, the most arrivals ("all")
+    and the most 200s ("ok") in any of its windows, and whether those counts are "exact".
     """
     state = request.app[STATE]
+    traffic = state.traffic
     first = state.rates[0]
+    peaks = {peak["window"]: peak for peak in traffic.peaks()}
     body = {
-        "arrivals": state.traffic.arrivals_json(),
+        "arrivals": traffic.arrivals_json(),
         "window": first.window,
         "limit": first.limit,
         "policies": [[rate.limit, rate.window] for rate in state.rates],
+        "forgotten": traffic.forgotten,
+        "peaks": [{"limit": rate.limit, **peaks[rate.window]} for rate in state.rates],
     }
     return web.json_response(body)
+
+
+async def _sizes(request: web.Request) -> web.Response:
+    """How many entries each structure that grows with traffic holds, and the bounds."""
+    return web.json_response(request.app[STATE].sizes_json())
 
 
 async def _reset(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,12 @@ class LeakyBucketThrottle:
 
     Accepted requests are answered at once (`nodelay`): nginx without it would hold those beyond
     the rate back for a while, but the same ones pass and the same ones are refused.
+
+    Memory: a key whose buckets have all leaked enough that its next request would find an excess
+    of 0 is the same as a key never seen, so it is forgotten (nginx too lets such nodes go). Keys
+    are kept in the order of their last accepted request; each request first drops the oldest
+    while they are drained. A bucket holds at most `burst` + 1 requests, so every key idle longer
+    than it takes the slowest rate to leak that many is drained: only recent clients are kept.
     """
 
     def __init__(
@@ -55,11 +62,12 @@ class LeakyBucketThrottle:
         self._milli_rates = tuple(milli_rate(rate) for rate in rates)
         self._burst = burst * MILLI
         self._clock = clock
-        self._buckets: dict[str, tuple[_Bucket, ...]] = {}
+        self._buckets: OrderedDict[str, tuple[_Bucket, ...]] = OrderedDict()
 
     def hit(self, key: str) -> bool:
         """Whether a request from `key` passes now; only a passing one fills the buckets."""
         now = _milliseconds(self._clock())
+        self._forget_drained(now)
         stored = self._buckets.get(key)
         excesses = [
             _excess(None if stored is None else stored[index], rate, now)
@@ -68,11 +76,32 @@ class LeakyBucketThrottle:
         if any(excess > self._burst for excess in excesses):
             return False
         self._buckets[key] = tuple(_Bucket(excess, now) for excess in excesses)
+        self._buckets.move_to_end(key)
         return True
 
     def reset(self) -> None:
         """Empty every bucket, as if no client had ever been seen."""
         self._buckets.clear()
+
+    def __len__(self) -> int:
+        """How many keys have buckets kept."""
+        return len(self._buckets)
+
+    def _forget_drained(self, now: int) -> None:
+        """Drop the least recently accepted keys while every bucket of theirs is drained.
+
+        Drained: `_excess` at `now` is 0, as for a key never seen, and stays 0 as time goes on. A
+        clock gone backwards drains nothing, so nothing is dropped then.
+        """
+        buckets = self._buckets
+        while buckets:
+            oldest = next(iter(buckets.values()))
+            if not all(
+                now >= bucket.last and rate * (now - bucket.last) // MILLI >= bucket.excess + MILLI
+                for bucket, rate in zip(oldest, self._milli_rates, strict=True)
+            ):
+                return
+            buckets.popitem(last=False)
 
 
 def _excess(bucket: _Bucket | None, rate: int, now: int) -> int:

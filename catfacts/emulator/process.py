@@ -141,9 +141,25 @@ class EmulatorControl:
         """(time, status) of every rate-limited request, in arrival order, on the emulator's clock.
 
         The clock is `time.monotonic`, which on Linux is shared by every process of the machine.
+        The emulator keeps the latest `traffic.ARRIVALS_KEPT` since the last reset, far more than
+        a test makes; `peaks` counts every one of them.
         """
         body = self._call("GET", "arrivals")
         return [(float(at), int(status)) for at, status in body["arrivals"]]
+
+    def peaks(self) -> list[dict[str, Any]]:
+        """Per rate: its "limit" and "window", the most arrivals ("all") and 200s ("ok") in any
+        of its windows since the last reset, and whether those are "exact".
+
+        The emulator keeps them as requests come, so they count every arrival, even those too
+        old for `arrivals` to list.
+        """
+        peaks: list[dict[str, Any]] = self._call("GET", "arrivals")["peaks"]
+        return peaks
+
+    def sizes(self) -> dict[str, int]:
+        """How many entries each structure that grows with traffic holds, and their bounds."""
+        return {name: int(size) for name, size in self._call("GET", "sizes").items()}
 
     def rate_policies(self) -> list[tuple[int, float]]:
         """(limit, window in seconds) of every rate the emulator enforces, in the order given.

@@ -1,9 +1,15 @@
-"""The emulator's memory between requests, shared by the public and the admin routes."""
+"""The emulator's memory between requests, shared by the public and the admin routes.
+
+All of it is bounded, so the embedded upstream of `make run` keeps flat memory for as long as it
+runs: the traffic log keeps the latest arrivals and keys (`traffic`), the rate limiters forget the
+clients whose windows are over (`throttle`, `limit_req`), and the tag counts keep the most
+recently seen request ids. `sizes_json` says how full each is, for the soak tests.
+"""
 
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +21,7 @@ from catfacts.emulator.facts import FACTS
 from catfacts.emulator.faults import FaultInjector
 from catfacts.emulator.limit_req import LeakyBucketThrottle
 from catfacts.emulator.throttle import Clock, FixedWindowThrottle, Rate, parse_rates
-from catfacts.emulator.traffic import TrafficLog
+from catfacts.emulator.traffic import KEYS_KEPT, TrafficLog
 
 
 class EmulatorState:
@@ -29,8 +35,9 @@ class EmulatorState:
         self.throttle = self._new_throttle()
         self.bucket = self._new_bucket()
         self.faults = FaultInjector(config)
-        self.traffic = TrafficLog()
-        self._tag_counts: Counter[str] = Counter()
+        self.traffic = TrafficLog(rate.window for rate in self.rates)
+        # Per request id, bounded as the traffic log's keys are: the least recently seen go first.
+        self._tag_counts: OrderedDict[str, int] = OrderedDict()
 
     def configure(self, changes: Mapping[str, object]) -> None:
         """Apply `changes`, JSON values by setting name; on ConfigError nothing has changed.
@@ -44,6 +51,7 @@ class EmulatorState:
         if "rate_limit" in changes:
             self.rates = parse_rates(self.config.rate_limit)
             self.throttle = self._new_throttle()
+            self.traffic.watch(rate.window for rate in self.rates)
         if "rate_limit" in changes or "burst" in changes:
             self.bucket = self._new_bucket()
 
@@ -62,12 +70,26 @@ class EmulatorState:
         """`fact`, marked with the caller's request id and count when `tag_facts` is on.
 
         With every fact marked "[id #k]", a test can prove that each caller got its own answers.
+        The counts of the KEYS_KEPT most recently seen ids are kept: an id quiet for longer than
+        that many others starts again at #1.
         """
         if not self.config.tag_facts:
             return fact
         tag = request_id or "-"
-        self._tag_counts[tag] += 1
-        return f"{fact} [{tag} #{self._tag_counts[tag]}]"
+        count = self._tag_counts.pop(tag, 0) + 1
+        self._tag_counts[tag] = count  # now the most recently seen
+        if len(self._tag_counts) > KEYS_KEPT:
+            self._tag_counts.popitem(last=False)
+        return f"{fact} [{tag} #{count}]"
+
+    def sizes_json(self) -> dict[str, int]:
+        """How many entries each structure that grows with traffic holds, for soak tests."""
+        return {
+            **self.traffic.sizes_json(),
+            "throttle_keys": len(self.throttle),
+            "bucket_keys": len(self.bucket),
+            "tag_ids": len(self._tag_counts),
+        }
 
     def _new_throttle(self) -> FixedWindowThrottle:
         return FixedWindowThrottle(self.rates, clock=self.clock)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -90,6 +91,11 @@ class FixedWindowThrottle:
     allowed only if every window has room, and is then counted in all of them; a rejected hit is
     counted in none, so it opens no window either. Its binding window is then the full one that
     ends last, so `retry_after` is the wait until every full window has reset.
+
+    Memory: a key whose windows are all over is the same as a key never seen, so it is forgotten.
+    Keys are kept in the order of their last counted hit; each hit first drops the oldest while
+    all their windows are over. Every key not hit within the longest window is over, so only the
+    clients seen within it are kept, however many have come and gone: exact, and flat.
     """
 
     def __init__(
@@ -104,17 +110,19 @@ class FixedWindowThrottle:
         self.rates = tuple(rates)
         self._clock = clock
         self._wall_clock = wall_clock
-        self._windows: dict[str, list[_Window]] = {}
+        self._windows: OrderedDict[str, list[_Window]] = OrderedDict()
 
     def hit(self, key: str) -> Decision:
         """Count a hit for `key` if every window has room, and say whether it may proceed."""
         now = self._clock()
+        self._forget_over(now)
         windows = self._current_windows(key, now)
         allowed = all(w.hits < rate.limit for w, rate in zip(windows, self.rates, strict=True))
         if allowed:
             for window in windows:
                 window.hits += 1
             self._windows[key] = windows
+            self._windows.move_to_end(key)
         policies = tuple(
             Policy(rate, rate.limit - window.hits, window.ends_at - now)
             for window, rate in zip(windows, self.rates, strict=True)
@@ -124,6 +132,19 @@ class FixedWindowThrottle:
     def reset(self) -> None:
         """Forget every window, as if no client had ever been seen."""
         self._windows.clear()
+
+    def __len__(self) -> int:
+        """How many keys have a window kept."""
+        return len(self._windows)
+
+    def _forget_over(self, now: float) -> None:
+        """Drop the least recently hit keys while all their windows are over at `now`."""
+        windows = self._windows
+        while windows:
+            oldest = next(iter(windows.values()))
+            if any(now < window.ends_at for window in oldest):
+                return
+            windows.popitem(last=False)
 
     def _current_windows(self, key: str, now: float) -> list[_Window]:
         """The key's windows at `now`; one that is over, or never opened, is a fresh copy.
