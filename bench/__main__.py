@@ -15,6 +15,8 @@ SECTIONS = [
     "dialects",
     "fairness",
     "rates",
+    "soak",
+    "cpu",
 ]
 
 logging.basicConfig(level=logging.WARNING)

@@ -113,10 +113,25 @@ def start() -> None:
 
 def upstream_answered(strategy: str, status: int | str) -> None:
     """One request reached its end: an HTTP status, or `timeout` / `unreachable`."""
+    counters = _answers.get((strategy, status))
+    if counters is None:
+        counters = _answers[strategy, status] = _answer_counters(strategy, status)
+    for counter in counters:
+        counter.inc()
+
+
+# The counters one (strategy, status) increments, found once: `labels()` validates, formats and
+# looks up its labels under a lock, which every upstream request of a large call would pay. The
+# children live as long as their metric, which lives as long as the process.
+_answers: dict[tuple[str, int | str], tuple[Counter, ...]] = {}
+
+
+def _answer_counters(strategy: str, status: int | str) -> tuple[Counter, ...]:
     metrics = _metrics()
-    metrics.upstream_requests.labels(strategy, str(status)).inc()
+    counters: tuple[Counter, ...] = (metrics.upstream_requests.labels(strategy, str(status)),)
     if status == 429:
-        metrics.upstream_rate_limited.labels(strategy).inc()
+        counters += (metrics.upstream_rate_limited.labels(strategy),)
+    return counters
 
 
 def retried(reason: str) -> None:

@@ -8,15 +8,16 @@ only ever see a `Reply` or a typed error.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import urljoin
 
 import aiohttp
 import urllib3
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from catfacts import logs
 from catfacts.errors import (
@@ -39,12 +40,47 @@ PERMANENT = frozenset({301, 308})
 MAX_HOPS = 5  # redirects followed for one fact before it fails
 
 
-@dataclass(frozen=True)
 class Reply:
-    """One fact, with what the upstream said about its quota when it sent it."""
+    """One fact, with what the upstream said about its quota when it sent it.
 
-    fact: str
-    quota: Quota
+    `Reply(fact, quota)`; or `Reply.unread(fact, headers)`, whose quota is read from the headers
+    when first asked for, as of when the answer came. The limited strategy asks for every one, all
+    at once for none, and reading the headers costs about as much as finding the fact.
+    """
+
+    __slots__ = ("_headers", "_quota", "_wall", "fact")
+
+    def __init__(self, fact: str, quota: Quota) -> None:
+        self.fact = fact
+        self._quota: Quota | None = quota
+        self._headers: Mapping[str, str] | None = None
+        self._wall = 0.0
+
+    @classmethod
+    def unread(cls, fact: str, headers: Mapping[str, str]) -> Reply:
+        """A reply whose quota is still in `headers` (which must not change)."""
+        reply = cls.__new__(cls)
+        reply.fact, reply._quota, reply._headers, reply._wall = fact, None, headers, time.time()
+        return reply
+
+    @property
+    def quota(self) -> Quota:
+        if self._quota is None:
+            assert self._headers is not None
+            self._quota = Quota.from_headers(self._headers, self._wall)
+            self._headers = None
+        return self._quota
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Reply):
+            return NotImplemented
+        return (self.fact, self.quota) == (other.fact, other.quota)
+
+    def __hash__(self) -> int:
+        return hash((self.fact, self.quota))
+
+    def __repr__(self) -> str:
+        return f"Reply(fact={self.fact!r}, quota={self.quota!r})"
 
 
 def parse_reply(
@@ -52,9 +88,19 @@ def parse_reply(
 ) -> Reply:
     """Return the fact in an upstream answer to `url`, or raise the error that explains its
     absence (a redirect among them: where to ask next)."""
+    if status == 200:
+        try:
+            fact = json.loads(body)["fact"]
+        except (ValueError, TypeError, KeyError, RecursionError):
+            fact = None
+        if isinstance(fact, str):
+            return Reply.unread(fact, headers)
+        raise UpstreamBadResponse("the upstream answered 200 without a fact").with_quota(
+            Quota.from_headers(headers)
+        )
     quota = Quota.from_headers(headers)
-    location = headers.get("Location")
-    if status in REDIRECTS and location:
+    location = headers.get("Location") if status in REDIRECTS else None
+    if location:
         raise UpstreamRedirected(
             f"the upstream answered {status} (redirect)",
             urljoin(url, location),
@@ -68,17 +114,7 @@ def parse_reply(
             else "the upstream rate limit is reached (429)",
             retry_after=wait,
         ).with_quota(quota)
-    if status != 200:
-        raise UpstreamBadResponse(f"the upstream answered {status}").with_quota(quota)
-    try:
-        fact = json.loads(body)["fact"]
-    except (ValueError, TypeError, KeyError, RecursionError):
-        raise UpstreamBadResponse("the upstream answered 200 without a fact").with_quota(
-            quota
-        ) from None
-    if not isinstance(fact, str):
-        raise UpstreamBadResponse("the upstream answered 200 without a fact").with_quota(quota)
-    return Reply(fact, quota)
+    raise UpstreamBadResponse(f"the upstream answered {status}").with_quota(quota)
 
 
 class AsyncUpstream:
@@ -131,13 +167,16 @@ class AsyncUpstream:
         async with free:
             if attempt is not None:
                 attempt.send()
-            log.log(level, "upstream #%d sent", index)
+            detail = log.isEnabledFor(level)  # once: a large call logs at DEBUG, usually off
+            if detail:
+                log.log(level, "upstream #%d sent", index)
             started = time.perf_counter()
             try:
-                get = session.get(url, headers=_traced(HEADERS), allow_redirects=False)
+                headers = _async_headers(logs.request_id.get())
+                get = session.get(url, headers=headers, allow_redirects=False)
                 async with get as response:
                     body = await response.read()
-                    status, headers = response.status, response.headers
+                    status = response.status
             except TimeoutError:
                 metrics.upstream_answered(self.strategy, "timeout")
                 raise _failed(index, UpstreamTimeout(_timed_out(self.timeout)), attempt) from None
@@ -149,9 +188,10 @@ class AsyncUpstream:
                     attempt.answer(None, CANCELLED)  # the caller hung up, or the call ended
                 raise
         metrics.upstream_answered(self.strategy, status)
-        _log_answer(level, index, status, started)
+        if detail:
+            _log_answer(level, index, status, started)
         try:
-            return _parsed(index, status, headers, body, attempt, url)
+            return _parsed(index, status, response.headers, body, attempt, url)
         except UpstreamRedirected as moved:
             self._moved(url, moved)
             raise
@@ -241,6 +281,17 @@ def _too_many_redirects() -> UpstreamBadResponse:
 
 def _traced(headers: dict[str, str]) -> dict[str, str]:
     return {**headers, "X-Request-ID": logs.request_id.get()}
+
+
+@functools.lru_cache(maxsize=64)
+def _async_headers(request_id: str) -> CIMultiDictProxy[str]:
+    """`_traced(HEADERS)` as aiohttp takes it fastest, built once per call, not per request.
+
+    A dict is copied into a new `CIMultiDict` on every request (a few microseconds of a large
+    call's every request); a read-only one is only read. Every request of one call carries the
+    same id, and concurrent calls are few: a small cache holds them all.
+    """
+    return CIMultiDictProxy(CIMultiDict({**HEADERS, "X-Request-ID": request_id}))
 
 
 def _timed_out(timeout: float) -> str:
