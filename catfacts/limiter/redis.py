@@ -8,6 +8,12 @@ force live beside them: what one process learns from the upstream, every process
 by compare-and-set so that no change is lost or applied twice. Every key expires once its state
 could no longer matter, so nothing grows without bound. A worker that finds no room is told how
 long to sleep; a 429's pause is a key every worker sees.
+
+Every key of one upstream's limiter shares the hash tag `{<upstream URL>}`, and the scripts touch
+only the keys they are given, so in a Redis Cluster they all live in one slot, on one node, and
+each script runs there whichever node the URL names (`catfacts.redis_connect` has the URL forms).
+A failure is a prompt 503 that says what went wrong: a refused password, a cluster node named as
+a server, an unreachable Redis are three different messages.
 """
 
 from __future__ import annotations
@@ -20,17 +26,14 @@ from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-
 from catfacts.errors import ServiceUnavailable
 from catfacts.limiter import BEHIND, PACED, PAUSED, WINDOW, Limiter, Slot, StateLost, Wait
 from catfacts.rates import Rates
+from catfacts.redis_connect import ERRORS, AsyncClient
 
 STAY_MARGIN_MS = 1000  # a waiting client is forgotten this long after a window without a word
 LEASE_MARGIN = 1.0  # seconds a slot in flight counts past the upstream timeout, then as answered
+REDIS_TIMEOUT = 1.0  # seconds: a Redis that is down must be a prompt 503, never a hang
 
 
 def _script(name: str) -> str:
@@ -46,7 +49,7 @@ class RedisLimiter(Limiter):
     def __init__(self, rates: Rates, redis_url: str, upstream_url: str, lease: float) -> None:
         super().__init__(rates)
         self._lease_ms = round((lease + LEASE_MARGIN) * 1000)
-        prefix = f"catfacts:{{{upstream_url}}}"  # one hash slot per upstream in a cluster
+        prefix = f"catfacts:{{{upstream_url}}}"  # the hash tag: one slot per upstream in a cluster
         names = ("log", "leases", "pause", "rates", "next", "seq", "waiting", "served")
         self._keys = [f"{prefix}:{name}" for name in names]
         self._seen, self._seen_at = 0, 0.0  # the last `seq` Redis gave us, and when
@@ -55,13 +58,9 @@ class RedisLimiter(Limiter):
         self._me = uuid.uuid4().hex[:12]
         self._ids = (f"{self._me}:{n}" for n in itertools.count(1))
         self._named = False  # whether Redis may hold clients this process said it waits for
-        # Short timeouts: a Redis that is down must be a prompt 503, never a hang. Connections
+        # Short timeouts, one immediate retry (every script is safe to run twice). Connections
         # are made on first use, on the background loop.
-        # One immediate retry on a broken connection: a pooled one fails once after a restart.
-        # Every script is safe to run twice.
-        self._redis = aioredis.Redis.from_url(
-            redis_url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 1)
-        )
+        self._redis = AsyncClient(redis_url, REDIS_TIMEOUT)
         self._scripts = {
             name: self._redis.register_script(_script(name))
             for name in ("acquire", "release", "pause", "share", "withdraw")
@@ -133,9 +132,10 @@ class RedisLimiter(Limiter):
     async def _run(self, script: str, keys: list[str], args: Sequence[str | int]) -> list[Any]:
         try:
             result = await self._scripts[script](keys=keys, args=args)
-        except (RedisError, OSError) as error:
+        except ERRORS as error:
+            reason = self._redis.explain(error)
             raise ServiceUnavailable(
-                f"the shared rate limiter (Redis) is unreachable: {type(error).__name__}"
+                f"the shared rate limiter cannot use Redis: {reason}"
             ) from None
         return list(result) if isinstance(result, list) else []
 
