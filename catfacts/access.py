@@ -3,7 +3,7 @@
 Runs before every view. Hostile or oversized headers are refused with a clear 4xx before they
 reach a log line; their value is never echoed. The caller's identity (`g.client`) is its API key
 when keys are configured (as a digest, so no key is ever logged), else its address: the fair
-shares (`dispatch/turns.py`) and the inbound limits (`inbound.py`) are per client.
+shares (`strategies/limited/turns.py`) and the inbound limits (`inbound.py`) are per client.
 """
 
 from __future__ import annotations

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from catfacts.background import BackgroundLoop
-from catfacts.dispatch.admission import Admission
-from catfacts.dispatch.dispatcher import Dispatcher
-from catfacts.dispatch.learning import RateLearner
 from catfacts.limiter import Limiter
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
 from catfacts.rates import Rates
 from catfacts.settings import Settings
+from catfacts.strategies.limited.admission import Admission
+from catfacts.strategies.limited.dispatcher import Dispatcher
+from catfacts.strategies.limited.learning import RateLearner
 from catfacts.upstream.client import AsyncUpstream, SyncUpstream
 
 EXTENSION = "catfacts"

@@ -21,7 +21,7 @@ class ConfigError(ValueError):
     """A setting has a value the service cannot run with."""
 
 
-# `CATFACTS_RATE_LIMIT=auto`: learn the rates from the upstream (`dispatch.learning`); the
+# `CATFACTS_RATE_LIMIT=auto`: learn the rates from the upstream (`strategies.limited.learning`); the
 # embedded upstream then has the real API's.
 AUTO = "auto"
 CAUTIOUS_RATE = Rate(60, 60.0, "60/minute")

@@ -32,7 +32,7 @@ def env_for(emulator: EmulatorProcess, **more: str) -> dict[str, str]:
 
 @pytest.fixture
 def service(emulator: EmulatorProcess) -> Iterator[str]:
-    """One worker: its own turns go round the clients (see dispatch/turns.py)."""
+    """One worker: its own turns go round the clients (see strategies/limited/turns.py)."""
     process: ServiceProcess
     process, url = start_gunicorn(1, env_for(emulator), connections=MANY + 4)
     yield url
