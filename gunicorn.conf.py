@@ -1,3 +1,3 @@
 """Read by `gunicorn` when started from this folder: catfacts' settings and hooks."""
 
-from catfacts.gunicorn_config import *  # noqa: F403
+from catfacts.serve.gunicorn_config import *  # noqa: F403

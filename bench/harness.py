@@ -73,7 +73,7 @@ def service(
     variables = catfacts_env(
         CATFACTS_UPSTREAM_URL=upstream.url, CATFACTS_RATE_LIMIT=rate, **(env or {})
     )
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:catfacts.gunicorn_config"]
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:catfacts.serve.gunicorn_config"]
     command += ["-w", str(workers), "--worker-connections", str(connections)]
     command += ["-b", f"127.0.0.1:{port}"]
     process = ServiceProcess(command, variables)

@@ -162,7 +162,7 @@ def served(upstream: EmulatorControl, *gunicorn_flags: str, **env: str) -> Itera
     )
     command = [sys.executable, "-m", "catfacts"]
     if gunicorn_flags:
-        command = [sys.executable, "-m", "gunicorn", "-c", "python:catfacts.gunicorn_config"]
+        command = [sys.executable, "-m", "gunicorn", "-c", "python:catfacts.serve.gunicorn_config"]
         command += [*gunicorn_flags]
     process = ServiceProcess(command, variables)
     try:

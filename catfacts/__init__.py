@@ -23,24 +23,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """
     from flask import Flask
 
-    from catfacts import access, embedded, inbound, logs, openapi, page, routes
+    from catfacts import logs
     from catfacts.errors import register_error_handlers
-    from catfacts.observe import endpoints
+    from catfacts.serve import embedded
     from catfacts.services import EXTENSION, Services
     from catfacts.settings import Settings
+    from catfacts.web import access, inbound, openapi, operator, page, views
 
     settings = Settings.load(os.environ, test_config)
     logs.configure_logging(settings.log_level)
     upstream_url = settings.upstream_url or embedded.start(settings)
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = Services(settings, upstream_url)
-    app.url_map.converters["int"] = routes.AsciiInt  # before any route is added
-    app.register_blueprint(routes.bp)
+    app.url_map.converters["int"] = views.AsciiInt  # before any route is added
+    app.register_blueprint(views.bp)
     app.register_blueprint(page.bp)
     access.register(app)
     inbound.register(app, settings)
-    endpoints.register(app)
+    operator.register(app)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)
     return app

@@ -57,9 +57,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"catfacts: {error}")
     from gunicorn.app.wsgiapp import WSGIApplication
 
-    from catfacts.gunicorn_config import exit_if_taken
+    from catfacts.serve.gunicorn_config import exit_if_taken
 
     exit_if_taken(settings.host, settings.port)  # before gunicorn's banner: one line only
 
-    sys.argv = ["catfacts", "--config", "python:catfacts.gunicorn_config"]
+    sys.argv = ["catfacts", "--config", "python:catfacts.serve.gunicorn_config"]
     WSGIApplication("%(prog)s [OPTIONS]").run()

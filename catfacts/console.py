@@ -23,7 +23,7 @@ from rich.progress import (
 )
 
 from catfacts import cli
-from catfacts.client import PATHS, ServiceError, stream_facts
+from catfacts.service_client import PATHS, ServiceError, stream_facts
 
 FAILED = 1  # the service answered with an error, or the call failed midway
 UNREACHABLE = 3  # no answer at all, or the connection broke (click uses 2 for a usage error)

@@ -73,7 +73,9 @@ def test_with_two_workers_sharing_redis_one_call_still_gets_an_equal_share(
     process.stop()
     worker_of = dict(
         (request_id, pid)
-        for pid, request_id in re.findall(r" (\d+) \[([\w-]+)\] catfacts.routes: ", process.output)
+        for pid, request_id in re.findall(
+            r" (\d+) \[([\w-]+)\] catfacts.web.views: ", process.output
+        )
     )
     crowd_workers = [worker_of[f"crowd-{i}"] for i in range(MANY)]
     assert len(set(crowd_workers)) == 2, worker_of  # the crowd is spread over both workers

@@ -43,7 +43,7 @@ def test_metrics_add_up_across_two_workers_and_match_the_emulator(
     assert get("/cat_async_limited/1000?deadline=0.01") == 503  # refused at the door
     assert get("/nope") == 404
 
-    served = set(re.findall(r" (\d+) \[\S+\] catfacts.routes: ", process.output))
+    served = set(re.findall(r" (\d+) \[\S+\] catfacts.web.views: ", process.output))
     assert len(served) == 2, "both workers should have served calls"
     stats = emulator.control.stats()
     samples = scrape(url)

@@ -59,7 +59,7 @@ def gunicorn(emulator: EmulatorProcess) -> Iterator[StartGunicorn]:
     for service in started:
         service.stop()
         workers = set(
-            re.findall(r" (\d+) \[\S+\] catfacts.routes: /cat_async_limited", service.output)
+            re.findall(r" (\d+) \[\S+\] catfacts.web.views: /cat_async_limited", service.output)
         )
         assert len(workers) == 3, "every worker should have served calls"
 

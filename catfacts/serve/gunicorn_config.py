@@ -19,10 +19,12 @@ import tempfile
 from types import FrameType
 from typing import Any
 
-from catfacts import embedded, logs, server_errors
+from catfacts import logs
 from catfacts.observe import metrics
+from catfacts.serve import embedded
 from catfacts.services import EXTENSION, Services
 from catfacts.settings import ConfigError, Settings
+from catfacts.web import server_errors
 
 __all__ = [
     "bind",

@@ -22,10 +22,10 @@ import socket
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
-from catfacts import hangup
 from catfacts.background import BackgroundLoop
 from catfacts.errors import CatFactsError, ServiceUnavailable
 from catfacts.observe.timeline import Attempt, Timeline, wait_json
+from catfacts.web import hangup
 
 log = logging.getLogger(__name__)
 
