@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from catfacts.settings import ConfigError, Settings
+from catfacts.errors import ConfigError
+from catfacts.settings import Settings
 
 # Flag -> environment variable; flags win because they are written into the environment.
 _FLAGS = {

@@ -1,15 +1,13 @@
-"""The long-lived parts one app uses: its settings, clients, limiter, dispatcher and loop.
+"""The long-lived parts one service uses: its settings, clients, limiter, dispatcher and loop.
 
-Built once by `create_app` and kept in `app.extensions`, so two apps (two tests) never share
-a connection pool, a budget or a loop; views reach them through `current_services()`.
+Built once per app (the web layer keeps them as the app's extension, `web/extension.py`), so two
+apps (two tests) never share a connection pool, a budget or a loop. Nothing here knows of Flask.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-
-from flask import current_app
 
 from catfacts.background import BackgroundLoop
 from catfacts.limiter import Limiter
@@ -22,7 +20,6 @@ from catfacts.strategies.limited.dispatcher import Dispatcher
 from catfacts.strategies.limited.learning import RateLearner
 from catfacts.upstream.client import AsyncUpstream, SyncUpstream
 
-EXTENSION = "catfacts"
 MAX_CONNECTIONS = 1000  # the dispatcher's pool; its slots bound what it sends at once
 
 
@@ -73,8 +70,3 @@ class Services:
         """Stop the loop (closing the async session) and drop the sync pool."""
         self.loop.stop()
         self.sync_upstream.close()
-
-
-def current_services() -> Services:
-    services: Services = current_app.extensions[EXTENSION]
-    return services

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from catfacts import create_app
 from catfacts.emulator import EmulatorConfig
 from catfacts.emulator.process import EmulatorProcess
-from catfacts.services import EXTENSION
+from catfacts.web.extension import EXTENSION
 from tests.support import (
     Api,
     AppFactory,

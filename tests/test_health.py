@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from catfacts.emulator.process import EmulatorProcess
-from catfacts.services import EXTENSION
+from catfacts.web.extension import EXTENSION
 from tests.support import AppFactory, RedisServer, closed_port_url
 
 

@@ -20,10 +20,10 @@ from catfacts.limiter import Slot, Wait
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.observe.timeline import Timeline
 from catfacts.rates import Rates
-from catfacts.services import EXTENSION
 from catfacts.strategies.limited.calls import Call
 from catfacts.strategies.limited.dispatcher import Dispatcher
 from catfacts.upstream.client import AsyncUpstream
+from catfacts.web.extension import EXTENSION
 from tests.support import AppFactory, wait_until
 
 TAG = re.compile(r"\[(\S+) #(\d+)\]$")

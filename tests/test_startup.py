@@ -9,8 +9,9 @@ import urllib.request
 
 import pytest
 
+from catfacts.errors import ConfigError
 from catfacts.rates import Rate, Rates
-from catfacts.settings import ConfigError, Settings
+from catfacts.settings import Settings
 from tests.support import ServiceProcess, catfacts_env, free_port
 
 SERVE = [sys.executable, "-m", "catfacts"]

@@ -20,11 +20,13 @@ from types import FrameType
 from typing import Any
 
 from catfacts import logs
+from catfacts.errors import ConfigError
 from catfacts.observe import metrics
 from catfacts.serve import embedded
-from catfacts.services import EXTENSION, Services
-from catfacts.settings import ConfigError, Settings
+from catfacts.services import Services
+from catfacts.settings import Settings
 from catfacts.web import server_errors
+from catfacts.web.extension import EXTENSION
 
 __all__ = [
     "bind",

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from catfacts import logs
 from catfacts.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from catfacts.observe.timeline import Timeline
+from catfacts.strategies.base import OnFact
 from catfacts.upstream.client import AsyncUpstream, Reply
-from catfacts.web.streaming import OnFact
 
 log = logging.getLogger(__name__)
 

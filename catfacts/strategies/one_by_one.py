@@ -6,14 +6,13 @@ stops at the first refusal or failure, telling the caller how far it got.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from catfacts import logs
-from catfacts.errors import CatFactsError, UpstreamError
+from catfacts.errors import UpstreamError
 from catfacts.observe.timeline import Timeline
+from catfacts.strategies.base import Interrupted
 from catfacts.upstream.client import SyncUpstream
-
-Interrupted = Callable[[], CatFactsError | None]
 
 
 def one_by_one(

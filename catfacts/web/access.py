@@ -16,7 +16,7 @@ from flask import Flask, g, request
 from catfacts import logs
 from catfacts.errors import BadRequest, NotAcceptable, Unauthorized
 from catfacts.observe import metrics
-from catfacts.services import current_services
+from catfacts.web.extension import current_services
 
 FACT_ENDPOINTS = frozenset({"facts.cat", "facts.cat_async", "facts.cat_async_limited"})
 # What a fact endpoint can answer: a JSON array, or (in time) an NDJSON stream.

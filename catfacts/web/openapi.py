@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from catfacts.services import current_services
 from catfacts.settings import Settings
+from catfacts.web.extension import current_services
 
 bp = Blueprint("openapi", __name__)
 

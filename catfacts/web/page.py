@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from catfacts.services import current_services
+from catfacts.web.extension import current_services
 
 bp = Blueprint("page", __name__)
 

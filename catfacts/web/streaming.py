@@ -25,6 +25,7 @@ from typing import Any
 from catfacts.background import BackgroundLoop
 from catfacts.errors import CatFactsError, ServiceUnavailable
 from catfacts.observe.timeline import Attempt, Timeline, wait_json
+from catfacts.strategies.base import OnFact
 from catfacts.web import hangup
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ HEARTBEAT = 5.0
 # Events, from a strategy to the writer: ("fact", index, text), ("request", Attempt),
 # ("wait", start, end, reason), ("progress",).
 Event = tuple[Any, ...]
-OnFact = Callable[[int, str], None]
 
 
 class OnLoop:

@@ -21,12 +21,13 @@ from werkzeug.routing import IntegerConverter
 from catfacts import logs
 from catfacts.errors import BadRequest, CatFactsError, ClientGone, ServiceUnavailable
 from catfacts.observe.timeline import Timeline
-from catfacts.services import current_services
 from catfacts.settings import positive_seconds
 from catfacts.strategies.all_at_once import fetch_all_at_once
+from catfacts.strategies.base import OnFact
 from catfacts.strategies.one_by_one import one_by_one
 from catfacts.web import hangup
-from catfacts.web.streaming import NDJSON, FactStream, OnFact, OnLoop, in_thread
+from catfacts.web.extension import current_services
+from catfacts.web.streaming import NDJSON, FactStream, OnLoop, in_thread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
