@@ -23,7 +23,8 @@ from rich.progress import (
 )
 
 from catfacts import cli
-from catfacts.service_client import PATHS, ServiceError, stream_facts
+from catfacts.service_client import ServiceError, stream_facts
+from catfacts.strategies import LIMITED, STRATEGIES
 
 FAILED = 1  # the service answered with an error, or the call failed midway
 UNREACHABLE = 3  # no answer at all, or the connection broke (click uses 2 for a usage error)
@@ -50,10 +51,10 @@ def serve(args: tuple[str, ...]) -> None:
 @click.argument("n", type=click.IntRange(min=0))
 @click.option(
     "--strategy",
-    type=click.Choice(list(PATHS)),
-    default="limited",
+    type=click.Choice(list(STRATEGIES)),
+    default=LIMITED.name,
     show_default=True,
-    help="limited: exactly n; one_by_one: stops at the first refusal; all_at_once: drops 429s.",
+    help=" ".join(f"{name}: {info.description}." for name, info in STRATEGIES.items()),
 )
 @click.option(
     "--url",
@@ -69,7 +70,7 @@ def fetch(n: int, strategy: str, url: str) -> None:
     summary: dict[str, Any] | None = None
     failure: ServiceError | None = None
     with _progress(errors) as progress:
-        task = progress.add_task(f"{n} facts, {strategy.replace('_', ' ')}", total=n)
+        task = progress.add_task(f"{n} facts, {STRATEGIES[strategy].label.lower()}", total=n)
         try:
             for line in stream_facts(url, strategy, n):
                 if "fact" in line:

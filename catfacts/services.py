@@ -1,4 +1,5 @@
-"""The long-lived parts one service uses: its settings, clients, limiter, dispatcher and loop.
+"""The long-lived parts one service uses: its settings, clients, limiter, dispatcher, loop, and
+the three strategies over them, by name (`strategies.table`).
 
 Built once per app (the web layer keeps them as the app's extension, `web/extension.py`), so two
 apps (two tests) never share a connection pool, a budget or a loop. Nothing here knows of Flask.
@@ -15,9 +16,13 @@ from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
 from catfacts.rates import Rates
 from catfacts.settings import Settings
+from catfacts.strategies.all_at_once import AllAtOnce
+from catfacts.strategies.base import Strategy
 from catfacts.strategies.limited.admission import Admission
 from catfacts.strategies.limited.dispatcher import Dispatcher
 from catfacts.strategies.limited.learning import RateLearner
+from catfacts.strategies.limited.strategy import Limited
+from catfacts.strategies.one_by_one import OneByOne
 from catfacts.upstream.client import AsyncUpstream, SyncUpstream
 
 MAX_CONNECTIONS = 1000  # the dispatcher's pool; its slots bound what it sends at once
@@ -35,6 +40,7 @@ class Services:
     limiter: Limiter = field(init=False)
     dispatcher: Dispatcher = field(init=False)
     admission: Admission = field(init=False)
+    strategies: dict[str, Strategy] = field(init=False)
 
     def __post_init__(self) -> None:
         settings, timeout = self.settings, self.settings.upstream_timeout
@@ -51,6 +57,12 @@ class Services:
         self.dispatcher = Dispatcher(limited_upstream, self.limiter, learner=learner)
         retry_after = math.ceil(learner.rates.longest_window or 1.0)
         self.admission = Admission(settings.max_calls, retry_after=retry_after)
+        strategies = (
+            OneByOne(self.sync_upstream),
+            AllAtOnce(self.async_upstream),
+            Limited(self.dispatcher),
+        )
+        self.strategies = {strategy.info.name: strategy for strategy in strategies}
         for closer in (self.async_upstream.close, limited_upstream.close, self.limiter.close):
             self.loop.on_stop(closer)
 

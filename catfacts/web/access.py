@@ -16,11 +16,12 @@ from flask import Flask, g, request
 from catfacts import logs
 from catfacts.errors import BadRequest, NotAcceptable, Unauthorized
 from catfacts.observe import metrics
+from catfacts.strategies import JSON, NDJSON
 from catfacts.web.extension import current_services
+from catfacts.web.views import FACT_ENDPOINTS
 
-FACT_ENDPOINTS = frozenset({"facts.cat", "facts.cat_async", "facts.cat_async_limited"})
 # What a fact endpoint can answer: a JSON array, or (in time) an NDJSON stream.
-ANSWER_TYPES = ("application/json", "application/x-ndjson")
+ANSWER_TYPES = (JSON, NDJSON)
 MAX_KEY = 256
 
 

@@ -21,7 +21,7 @@ from flask_limiter import ApplicationLimit, Limiter, RequestLimit
 
 from catfacts.observe import metrics
 from catfacts.settings import Settings
-from catfacts.web.access import FACT_ENDPOINTS
+from catfacts.web.views import FACT_ENDPOINTS
 
 log = logging.getLogger(__name__)
 
