@@ -17,8 +17,8 @@ from typing import Any
 import urllib3
 
 from bench.harness import Service, emulator, median, print_table, service
+from bench.processes import RedisServer
 from catfacts.strategies import LIMITED
-from tests.support import RedisServer
 
 LIMIT = 100  # per second
 RATE = f"{LIMIT}/second"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.processes import ServiceProcess, catfacts_env, free_port
 from catfacts.emulator.process import EmulatorControl, EmulatorProcess
-from tests.support import ServiceProcess, catfacts_env, free_port
 
 # gunicorn as the README documents it: the project's own gunicorn.conf.py, wherever bench runs.
 GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"

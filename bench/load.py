@@ -23,9 +23,9 @@ import aiohttp
 
 from bench.harness import GUNICORN_CONF, Service, emulator, print_table, wait_for_workers
 from bench.limited import ideal, round_trip
+from bench.processes import ServiceProcess, catfacts_env, free_port
 from catfacts.emulator.process import EmulatorControl
 from catfacts.strategies import LIMITED
-from tests.support import ServiceProcess, catfacts_env, free_port
 
 RATE, LIMIT, WINDOW = "100/second", 100, 1.0
 LATENCY, JITTER = 0.05, 0.02

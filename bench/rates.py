@@ -20,9 +20,9 @@ import redis
 import urllib3
 
 from bench.harness import Service, emulator, get_json, print_table, service
+from bench.processes import RedisServer
 from catfacts.emulator.process import EmulatorControl, max_in_any_window
 from catfacts.strategies import LIMITED, ONE_BY_ONE
-from tests.support import RedisServer
 
 LATENCY, JITTER = 0.005, 0.001
 AFTER = 2.0  # seconds between /cat/1 and the limited call

@@ -20,8 +20,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.processes import catfacts_env
 from catfacts.emulator.process import EmulatorProcess
-from tests.support import StartService, catfacts_env, closed_port_url, wait_until
+from tests.support import StartService, closed_port_url, wait_until
 
 CATFACTS = [sys.executable, "-m", "catfacts"]
 SUMMARY = re.compile(

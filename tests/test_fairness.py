@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import urllib3
 
+from bench.processes import ServiceProcess
 from catfacts.emulator.process import EmulatorProcess, max_in_any_window
-from tests.support import ServiceProcess, start_gunicorn, wait_until
+from tests.support import start_gunicorn, wait_until
 
 LIMIT = 100  # per second, the emulator's and the service's
 MANY, EACH, SINGLE = 8, 60, 150

@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import urllib3
 from flask.testing import FlaskClient
 
+from bench.processes import RedisServer
 from catfacts.emulator.process import EmulatorProcess
-from tests.support import AppFactory, RedisServer, scrape, start_gunicorn, total
+from tests.support import AppFactory, scrape, start_gunicorn, total
 
 ADDRESS_A = {"REMOTE_ADDR": "127.0.0.2"}
 ADDRESS_B = {"REMOTE_ADDR": "127.0.0.3"}

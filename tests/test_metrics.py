@@ -11,8 +11,9 @@ import pytest
 import urllib3
 from flask.testing import FlaskClient
 
+from bench.processes import ServiceProcess
 from catfacts.emulator.process import EmulatorProcess
-from tests.support import ServiceProcess, scrape, start_gunicorn, total
+from tests.support import scrape, start_gunicorn, total
 
 LIMIT = 20  # the test emulator's, per second
 LIMITED_CALLERS, EACH = 4, 15

@@ -16,16 +16,9 @@ import redis
 import urllib3
 from flask import Flask
 
+from bench.processes import RedisServer, ServiceProcess, catfacts_env, free_port
 from catfacts.emulator.process import EmulatorProcess, max_in_any_window
-from tests.support import (
-    AppFactory,
-    RedisServer,
-    ServiceProcess,
-    catfacts_env,
-    free_port,
-    wait_for_http,
-    wait_until,
-)
+from tests.support import AppFactory, wait_for_http, wait_until
 
 CALLERS, EACH, LIMIT = 12, 10, 20
 
