@@ -124,8 +124,8 @@ def main() -> None:
     cpus = {record: mean([r[1] for r in runs[record]]) for record in runs}
     alone = recording_alone()
     print_table(
-        f"Recording the timeline of /cat_async/{N} (emulator: {RATE}, {LATENCY * 1000:.0f} ms; "
-        f"means of {RUNS})",
+        f"Recording the timeline of {ALL_AT_ONCE.path}/{N} "
+        f"(emulator: {RATE}, {LATENCY * 1000:.0f} ms; means of {RUNS})",
         ["", "without", "with", "overhead"],
         [
             row("recording: the strategy's wall ms", walls[False], walls[True]),
@@ -138,7 +138,7 @@ def main() -> None:
         lines = [asyncio.run(first_line(svc)) for _ in range(STREAM_RUNS)]
     first, total, plain = (median([r[key] for r in lines]) for key in ("first", "total", "plain"))
     print_table(
-        f"Streaming /cat_async_limited/{STREAM_N} (emulator: {STREAM_RATE}, "
+        f"Streaming {LIMITED.path}/{STREAM_N} (emulator: {STREAM_RATE}, "
         f"{LATENCY * 1000:.0f} ms; medians of {STREAM_RUNS})",
         ["first fact line ms", "summary line ms", "plain JSON answer ms"],
         [[f"{first * 1000:.0f}", f"{total * 1000:.0f}", f"{plain * 1000:.0f}"]],
