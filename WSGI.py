@@ -1,6 +1,6 @@
-"""Run the service as the original did (`python WSGI.py`): same as `python -m catfacts`."""
+"""Run the service as the original did (`python WSGI.py`): the same as `python -m catfacts`."""
 
-from catfacts.cli import main
+from catfacts.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

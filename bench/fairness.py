@@ -17,7 +17,8 @@ from typing import Any
 import urllib3
 
 from bench.harness import Service, emulator, median, print_table, service
-from tests.support import RedisServer
+from bench.processes import RedisServer
+from catfacts.strategies import LIMITED
 
 LIMIT = 100  # per second
 RATE = f"{LIMIT}/second"
@@ -79,7 +80,7 @@ def share(svc: Service) -> tuple[float, float]:
     single.connection_pool_kw["source_address"] = ("127.0.0.3", 0)
 
     def crowd_call(i: int) -> int:
-        path = f"{svc.url}/cat_async_limited/{EACH}"
+        path = f"{svc.url}{LIMITED.path}/{EACH}"
         return crowd.request("GET", path, headers={"X-Request-ID": f"crowd-{i}"}).status
 
     with ThreadPoolExecutor(CROWD + 1) as threads:
@@ -87,7 +88,7 @@ def share(svc: Service) -> tuple[float, float]:
         while len(svc.emulator.stats()["by_request_id"]) < CROWD:
             time.sleep(0.01)
         started = time.monotonic()
-        path = f"{svc.url}/cat_async_limited/{SINGLE}"
+        path = f"{svc.url}{LIMITED.path}/{SINGLE}"
         answer = threads.submit(single.request, "GET", path, headers={"X-Request-ID": "single"})
         stats = svc.emulator.stats()
         while "single" not in stats["by_request_id"]:

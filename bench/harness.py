@@ -15,8 +15,11 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.processes import ServiceProcess, catfacts_env, free_port
 from catfacts.emulator.process import EmulatorControl, EmulatorProcess
-from tests.support import ServiceProcess, catfacts_env, free_port
+
+# gunicorn as the README documents it: the project's own gunicorn.conf.py, wherever bench runs.
+GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
 
 log = logging.getLogger("bench")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -73,7 +76,7 @@ def service(
     variables = catfacts_env(
         CATFACTS_UPSTREAM_URL=upstream.url, CATFACTS_RATE_LIMIT=rate, **(env or {})
     )
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:catfacts.gunicorn_config"]
+    command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)]
     command += ["-w", str(workers), "--worker-connections", str(connections)]
     command += ["-b", f"127.0.0.1:{port}"]
     process = ServiceProcess(command, variables)

@@ -9,6 +9,7 @@ import time
 import aiohttp
 
 from bench.harness import Service, emulator, get_json, median, print_table, service
+from catfacts.strategies import ALL_AT_ONCE, LIMITED
 
 RATE, LIMIT, WINDOW = "20/second", 20, 1.0
 LATENCY, JITTER = 0.005, 0.002
@@ -26,7 +27,7 @@ async def round_trip(svc: Service, n: int = LIMIT) -> float:
     async with aiohttp.ClientSession() as session:
         for _ in range(5):
             svc.emulator.reset()
-            times.append((await get_json(session, f"{svc.url}/cat_async/{n}"))[2])
+            times.append((await get_json(session, f"{svc.url}{ALL_AT_ONCE.path}/{n}"))[2])
     svc.emulator.reset()
     return median(times)
 
@@ -39,7 +40,7 @@ async def makespan(svc: Service, callers: int, total: int) -> tuple[float, int, 
         await get_json(session, f"{svc.url}/hello/")
         started = time.perf_counter()
         results = await asyncio.gather(
-            *(get_json(session, f"{svc.url}/cat_async_limited/{each}") for _ in range(callers))
+            *(get_json(session, f"{svc.url}{LIMITED.path}/{each}") for _ in range(callers))
         )
         elapsed = time.perf_counter() - started
     exact = sum(
@@ -58,9 +59,9 @@ async def fresh_budget(svc: Service) -> None:
 async def small_during_large(svc: Service, large: int, small: int, after: float) -> float:
     await fresh_budget(svc)
     async with aiohttp.ClientSession() as session:
-        big = asyncio.create_task(get_json(session, f"{svc.url}/cat_async_limited/{large}"))
+        big = asyncio.create_task(get_json(session, f"{svc.url}{LIMITED.path}/{large}"))
         await asyncio.sleep(after)
-        status, body, took = await get_json(session, f"{svc.url}/cat_async_limited/{small}")
+        status, body, took = await get_json(session, f"{svc.url}{LIMITED.path}/{small}")
         assert status == 200 and isinstance(body, list) and len(body) == small
         await big
     return took

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.harness import Service, emulator, print_table, wait_for_workers
+from bench.harness import GUNICORN_CONF, Service, emulator, print_table, wait_for_workers
 from bench.limited import ideal, round_trip
+from bench.processes import ServiceProcess, catfacts_env, free_port
 from catfacts.emulator.process import EmulatorControl
-from tests.support import ServiceProcess, catfacts_env, free_port
+from catfacts.strategies import LIMITED
 
 RATE, LIMIT, WINDOW = "100/second", 100, 1.0
 LATENCY, JITTER = 0.05, 0.02
@@ -162,7 +163,7 @@ def served(upstream: EmulatorControl, *gunicorn_flags: str, **env: str) -> Itera
     )
     command = [sys.executable, "-m", "catfacts"]
     if gunicorn_flags:
-        command = [sys.executable, "-m", "gunicorn", "-c", "python:catfacts.gunicorn_config"]
+        command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)]
         command += [*gunicorn_flags]
     process = ServiceProcess(command, variables)
     try:
@@ -238,7 +239,7 @@ async def hello(session: aiohttp.ClientSession, url: str, request_id: str) -> tu
 
 async def small_call(session: aiohttp.ClientSession, url: str, tag: str) -> Answer:
     await asyncio.sleep(SMALL_AFTER)
-    return await fetch(session, f"{url}/cat_async_limited/{SMALL}", f"{tag}-small", CALL_TIMEOUT)
+    return await fetch(session, f"{url}{LIMITED.path}/{SMALL}", f"{tag}-small", CALL_TIMEOUT)
 
 
 async def load(svc: Service, callers: int, n: int, rtt: float, tag: str) -> Run:
@@ -256,7 +257,7 @@ async def load(svc: Service, callers: int, n: int, rtt: float, tag: str) -> Run:
             small = asyncio.create_task(small_call(session, svc.url, tag))
             answers = await asyncio.gather(
                 *(
-                    fetch(session, f"{svc.url}/cat_async_limited/{n}", f"{tag}-{i}", CALL_TIMEOUT)
+                    fetch(session, f"{svc.url}{LIMITED.path}/{n}", f"{tag}-{i}", CALL_TIMEOUT)
                     for i in range(callers)
                 )
             )
@@ -286,7 +287,7 @@ async def warm_up(svc: Service) -> float:
     """The round trip for the ideal, and the first limited call (it probes the upstream once)."""
     rtt = await round_trip(svc, LIMIT)
     async with aiohttp.ClientSession() as session:
-        answer = await fetch(session, f"{svc.url}/cat_async_limited/1", "load-warm-up", 30)
+        answer = await fetch(session, f"{svc.url}{LIMITED.path}/1", "load-warm-up", 30)
     if answer.status != 200:
         raise RuntimeError(f"the warm-up call got {answer.status}")
     return rtt

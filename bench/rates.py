@@ -20,8 +20,9 @@ import redis
 import urllib3
 
 from bench.harness import Service, emulator, get_json, print_table, service
+from bench.processes import RedisServer
 from catfacts.emulator.process import EmulatorControl, max_in_any_window
-from tests.support import RedisServer
+from catfacts.strategies import LIMITED, ONE_BY_ONE
 
 LATENCY, JITTER = 0.005, 0.001
 AFTER = 2.0  # seconds between /cat/1 and the limited call
@@ -52,7 +53,7 @@ async def fetch(svc: Service, n: int, callers: int = 1, request_id: str = "") ->
     async with aiohttp.ClientSession(headers=headers) as session:
         started = time.perf_counter()
         results = await asyncio.gather(
-            *(get_json(session, f"{svc.url}/cat_async_limited/{n}") for _ in range(callers))
+            *(get_json(session, f"{svc.url}{LIMITED.path}/{n}") for _ in range(callers))
         )
         elapsed = time.perf_counter() - started
     if not all(
@@ -135,7 +136,7 @@ def after_another_call(rows: list[list[object]]) -> None:
 
 async def _one_by_one(svc: Service) -> None:
     async with aiohttp.ClientSession() as session:
-        await get_json(session, f"{svc.url}/cat/1")
+        await get_json(session, f"{svc.url}{ONE_BY_ONE.path}/1")
 
 
 def refusals_alone(rows: list[list[object]]) -> None:

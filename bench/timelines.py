@@ -19,7 +19,8 @@ import aiohttp
 from bench.harness import Service, emulator, get_json, median, print_table, service
 from catfacts.emulator.process import EmulatorControl
 from catfacts.observe.timeline import Attempt, Timeline
-from catfacts.strategies.all_at_once import fetch_all_at_once
+from catfacts.strategies import ALL_AT_ONCE, LIMITED, Order
+from catfacts.strategies.all_at_once import AllAtOnce
 from catfacts.upstream.client import AsyncUpstream
 
 RATE, LATENCY = "100/minute", 0.05  # the README's all-at-once table: 100 facts and 900 429s
@@ -34,11 +35,11 @@ class Unrecorded(Timeline):
         return None  # type: ignore[return-value]
 
 
-async def one_run(upstream: AsyncUpstream, control: EmulatorControl, record: bool) -> list[float]:
+async def one_run(strategy: AllAtOnce, control: EmulatorControl, record: bool) -> list[float]:
     control.reset()
     timeline = (Timeline if record else Unrecorded)("all_at_once", N, "bench", (100, 60.0))
     cpu, wall = time.process_time(), time.perf_counter()
-    facts = await fetch_all_at_once(upstream, N, timeline)
+    facts = await strategy.fetch(Order(N, timeline))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     assert len(facts) == 100
     return [wall, cpu]
@@ -56,10 +57,11 @@ async def recording_cost(control: EmulatorControl) -> dict[bool, list[list[float
     upstream = AsyncUpstream(control.url, timeout=5.0)
     runs: dict[bool, list[list[float]]] = {True: [], False: []}
     try:
-        await one_run(upstream, control, True)  # warm the connection pool
+        strategy = AllAtOnce(upstream)
+        await one_run(strategy, control, True)  # warm the connection pool
         for pair in turns(RUNS):
             for record in pair:
-                runs[record].append(await one_run(upstream, control, record))
+                runs[record].append(await one_run(strategy, control, record))
     finally:
         await upstream.close()
     return runs
@@ -73,7 +75,7 @@ async def trace_cost(svc: Service) -> dict[str, float]:
         for pair in turns(RUNS):
             for trace in pair:
                 svc.emulator.reset()
-                url = f"{svc.url}/cat_async/{N}{'?trace=1' if trace else ''}"
+                url = f"{svc.url}{ALL_AT_ONCE.path}/{N}{'?trace=1' if trace else ''}"
                 times[trace].append((await get_json(session, url))[2])
     return {("?trace=1" if trace else ""): mean(values) for trace, values in times.items()}
 
@@ -84,7 +86,7 @@ async def first_line(svc: Service) -> dict[str, float]:
         await asyncio.sleep(1.1)  # a fresh budget
         started = time.perf_counter()
         first: float | None = None
-        path = f"{svc.url}/cat_async_limited/{STREAM_N}"
+        path = f"{svc.url}{LIMITED.path}/{STREAM_N}"
         async with session.get(path, headers={"Accept": "application/x-ndjson"}) as response:
             async for raw in response.content:
                 line: dict[str, Any] = json.loads(raw)
@@ -122,8 +124,8 @@ def main() -> None:
     cpus = {record: mean([r[1] for r in runs[record]]) for record in runs}
     alone = recording_alone()
     print_table(
-        f"Recording the timeline of /cat_async/{N} (emulator: {RATE}, {LATENCY * 1000:.0f} ms; "
-        f"means of {RUNS})",
+        f"Recording the timeline of {ALL_AT_ONCE.path}/{N} "
+        f"(emulator: {RATE}, {LATENCY * 1000:.0f} ms; means of {RUNS})",
         ["", "without", "with", "overhead"],
         [
             row("recording: the strategy's wall ms", walls[False], walls[True]),
@@ -136,7 +138,7 @@ def main() -> None:
         lines = [asyncio.run(first_line(svc)) for _ in range(STREAM_RUNS)]
     first, total, plain = (median([r[key] for r in lines]) for key in ("first", "total", "plain"))
     print_table(
-        f"Streaming /cat_async_limited/{STREAM_N} (emulator: {STREAM_RATE}, "
+        f"Streaming {LIMITED.path}/{STREAM_N} (emulator: {STREAM_RATE}, "
         f"{LATENCY * 1000:.0f} ms; medians of {STREAM_RUNS})",
         ["first fact line ms", "summary line ms", "plain JSON answer ms"],
         [[f"{first * 1000:.0f}", f"{total * 1000:.0f}", f"{plain * 1000:.0f}"]],

@@ -9,11 +9,11 @@ from collections.abc import Awaitable, Callable
 
 from bench.harness import emulator, median, print_table, service
 from bench.limited import LATENCY, RATE, ideal, makespan, round_trip
+from bench.processes import RedisServer
 from catfacts.limiter import Limiter, Slot
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
 from catfacts.rates import Rates
-from tests.support import RedisServer
 
 WORKERS, CALLERS, EACH = 4, 8, 25
 

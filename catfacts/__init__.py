@@ -1,8 +1,9 @@
 """catfacts: fetch N facts from a rate-limited upstream, three ways side by side.
 
-`create_app()` is the one entry point: it reads the settings, starts the embedded Cat Facts API
-when no upstream is configured, and registers the routes, the page at `/` and the JSON error
-handlers.
+`create_app()` is the one entry point of the service: it reads the settings, starts the embedded
+Cat Facts API when no upstream is configured, and builds the web app (`catfacts.web`). The engine
+below it (`catfacts.strategies` and what they stand on) is a library too: importing it loads no
+Flask.
 """
 
 from __future__ import annotations
@@ -21,26 +22,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     Everything is imported here, not at the package's import: `import catfacts.rates` or
     `catfacts.limiter` from an asyncio program loads no Flask.
     """
-    from flask import Flask
-
-    from catfacts import access, embedded, inbound, logs, openapi, page, routes
-    from catfacts.errors import register_error_handlers
-    from catfacts.observe import endpoints
-    from catfacts.services import EXTENSION, Services
+    from catfacts import logs
+    from catfacts.serve import embedded
     from catfacts.settings import Settings
+    from catfacts.web.app import build_app
 
-    settings = Settings.load(os.environ, test_config)
+    settings = embedded.check(Settings.load(os.environ, test_config))
     logs.configure_logging(settings.log_level)
     upstream_url = settings.upstream_url or embedded.start(settings)
-    app = Flask(__name__)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions[EXTENSION] = Services(settings, upstream_url)
-    app.url_map.converters["int"] = routes.AsciiInt  # before any route is added
-    app.register_blueprint(routes.bp)
-    app.register_blueprint(page.bp)
-    access.register(app)
-    inbound.register(app, settings)
-    endpoints.register(app)
-    app.register_blueprint(openapi.bp)
-    register_error_handlers(app)
-    return app
+    return build_app(settings, upstream_url)

@@ -1,3 +1,6 @@
-from catfacts.console import run
+"""`python -m catfacts`: the `catfacts` command, which serves when given no command."""
 
-run()
+from catfacts.cli import run
+
+if __name__ == "__main__":
+    run()

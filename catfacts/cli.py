@@ -1,12 +1,38 @@
-"""`python -m catfacts` (and `make run`): serve with gunicorn, flags over the environment."""
+"""The `catfacts` command: `catfacts serve` runs the service, `catfacts fetch N` asks one for facts.
+
+The command line, all of it: `python -m catfacts`, `python WSGI.py`, `make run` and the installed
+`catfacts` script all run `run()`. `catfacts` alone, or with serve's flags (`catfacts --port
+5001`), serves, as `python -m catfacts` always has; serving itself is `serve/launcher.py`.
+
+`fetch` streams the call, shows a progress bar (rich) while the facts come in, then prints the
+facts on stdout and a one-line summary on stderr, so `catfacts fetch 10 > facts.txt` keeps just
+the facts. A failure is one plain sentence and a non-zero exit, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+from typing import Any
 
-from catfacts.settings import ConfigError, Settings
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from catfacts.service_client import ServiceError, stream_facts
+from catfacts.strategies import LIMITED, STRATEGIES
+
+FAILED = 1  # the service answered with an error, or the call failed midway
+UNREACHABLE = 3  # no answer at all, or the connection broke (click uses 2 for a usage error)
+INTERRUPTED = 130  # Ctrl-C, as shells report it
+DEFAULT_URL = "http://127.0.0.1:5000"
 
 # Flag -> environment variable; flags win because they are written into the environment.
 _FLAGS = {
@@ -22,7 +48,8 @@ _FLAGS = {
 }
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def _serve_flags(argv: list[str]) -> dict[str, str]:
+    """serve's flags, as the environment variables they set (`catfacts serve --help`)."""
     parser = argparse.ArgumentParser(
         prog="catfacts",
         description="Serve catfacts. With no upstream URL, an embedded Cat Facts API starts too.",
@@ -42,24 +69,104 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="rate-limit headers of the embedded upstream: laravel, github, ietf, none or proxy "
         "(CATFACTS_EMULATOR_DIALECT, laravel)",
     )
-    return parser.parse_args(argv)
+    args = vars(parser.parse_args(argv))
+    return {variable: args[name] for name, variable in _FLAGS.items() if args[name] is not None}
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    for name, variable in _FLAGS.items():
-        value = getattr(args, name)
-        if value is not None:
-            os.environ[variable] = value
-    try:
-        settings = Settings.load(os.environ)
-    except ConfigError as error:
-        sys.exit(f"catfacts: {error}")
-    from gunicorn.app.wsgiapp import WSGIApplication
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """catfacts: fetch n facts from a rate-limited API, three ways."""
 
-    from catfacts.gunicorn_config import exit_if_taken
 
-    exit_if_taken(settings.host, settings.port)  # before gunicorn's banner: one line only
+@main.command(
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def serve(args: tuple[str, ...]) -> None:
+    """Serve catfacts with gunicorn (`catfacts serve --help` for the flags)."""
+    from catfacts.serve import launcher  # gunicorn and Flask: only to serve, never to fetch
 
-    sys.argv = ["catfacts", "--config", "python:catfacts.gunicorn_config"]
-    WSGIApplication("%(prog)s [OPTIONS]").run()
+    launcher.serve(_serve_flags(list(args)))
+
+
+@main.command()
+@click.argument("n", type=click.IntRange(min=0))
+@click.option(
+    "--strategy",
+    type=click.Choice(list(STRATEGIES)),
+    default=LIMITED.name,
+    show_default=True,
+    help=" ".join(f"{name}: {info.description}." for name, info in STRATEGIES.items()),
+)
+@click.option(
+    "--url",
+    default=DEFAULT_URL,
+    envvar="CATFACTS_URL",
+    show_default=True,
+    help="The catfacts service (CATFACTS_URL).",
+)
+def fetch(n: int, strategy: str, url: str) -> None:
+    """Fetch N facts, with a progress bar while they stream in."""
+    errors = Console(stderr=True, highlight=False)
+    facts: dict[int, str] = {}
+    summary: dict[str, Any] | None = None
+    failure: ServiceError | None = None
+    with _progress(errors) as progress:
+        task = progress.add_task(f"{n} facts, {STRATEGIES[strategy].label.lower()}", total=n)
+        try:
+            for line in stream_facts(url, strategy, n):
+                if "fact" in line:
+                    facts[line["index"]] = line["fact"]
+                    progress.update(task, completed=len(facts))
+                elif "summary" in line:
+                    summary = line["summary"]
+        except ServiceError as error:
+            failure = error
+        except KeyboardInterrupt:
+            progress.stop()
+            errors.print("catfacts: interrupted; the service drops the requests still queued")
+            sys.exit(INTERRUPTED)
+    for index in sorted(facts):
+        click.echo(facts[index])
+    if failure is not None:
+        line = failure.line or {}
+        if line.get("summary"):
+            errors.print(summary_line(line["summary"]), soft_wrap=True)
+        errors.print(f"catfacts: {failure.message}", soft_wrap=True, markup=False)
+        sys.exit(FAILED if failure.reached else UNREACHABLE)
+    if summary is not None:
+        errors.print(summary_line(summary), soft_wrap=True)
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """`30 of 30 facts in 2.22 s; ideal 1.08 s (+105%); 429s: 1; limited, worker 4242`."""
+    total, ideal = summary["total_ms"] / 1000, summary.get("ideal_ms")
+    parts = [f"{summary['returned']} of {summary['requested']} facts in {total:.2f} s"]
+    if ideal:
+        parts.append(f"ideal {ideal / 1000:.2f} s ({(total * 1000 / ideal - 1) * 100:+.0f}%)")
+    parts.append(f"429s: {summary['outcomes']['refused']}")
+    parts.append(f"{summary['strategy'].replace('_', ' ')}, worker {summary['worker']}")
+    return "; ".join(parts)
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,  # piped: no bar frames in a log
+    )
+
+
+def run(argv: list[str] | None = None) -> None:
+    """The console script: `catfacts` alone, or with serve's flags first, serves as before."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help")):
+        args = ["serve", *args]
+    main.main(args=args, prog_name="catfacts")

@@ -1,21 +1,21 @@
-"""The errors a caller can meet, and the one place that turns them into JSON answers.
+"""The errors a caller can meet: a small hierarchy of values, and nothing that serves them.
 
-Every failure is a `CatFactsError` carrying its HTTP status; `register_error_handlers` maps them,
-and Flask's own 404/405 and anything unexpected, to a JSON body with an `error` field.
+Every failure is a `CatFactsError` carrying the HTTP status and message a caller should see; the
+web layer (`web/errors.py`) is the one place that answers them in JSON. `ConfigError` is the one
+error of a bad setting, the service's and the emulator's alike.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
-
-from flask import Flask, Response, g, jsonify
-from werkzeug.exceptions import HTTPException
 
 if TYPE_CHECKING:
     from catfacts.upstream.headers import Quota
 
-log = logging.getLogger(__name__)
+
+class ConfigError(ValueError):
+    """A setting has a value the service (or the emulator) cannot run with; the message is meant
+    for the user as is."""
 
 
 class CatFactsError(Exception):
@@ -123,43 +123,3 @@ class ClientGone(CatFactsError):
     """The caller hung up before the answer was ready; nginx's 499, seen only in the log."""
 
     status = 499
-
-
-def register_error_handlers(app: Flask) -> None:
-    """Answer every error with JSON: ours, Flask's routing errors, and the unexpected."""
-    app.register_error_handler(CatFactsError, _catfacts_error)
-    app.register_error_handler(HTTPException, _http_exception)
-    app.register_error_handler(Exception, _unexpected)
-
-
-def _catfacts_error(error: CatFactsError) -> Response:
-    log.warning("%d: %s", error.status, error.message)
-    response = _json(error.body(), error.status)
-    if error.retry_after is not None:
-        response.headers["Retry-After"] = str(error.retry_after)
-    response.headers.update(error.headers)
-    return response
-
-
-def _http_exception(error: HTTPException) -> Response:
-    status = error.code or 500
-    response = _json({"error": (error.description or error.name), "status": status}, status)
-    if status == 405 and error.response is None:
-        allow = getattr(error, "valid_methods", None)
-        if allow:
-            response.headers["Allow"] = ", ".join(allow)
-    return response
-
-
-def _unexpected(error: Exception) -> Response:
-    log.error("unexpected error", exc_info=error)
-    return _json({"error": "internal error; see the service log", "status": 500}, 500)
-
-
-def _json(body: dict[str, Any], status: int) -> Response:
-    request_id = g.get("request_id")
-    if request_id:
-        body["request_id"] = request_id
-    response = jsonify(body)
-    response.status_code = status
-    return response

@@ -1,7 +1,8 @@
-"""The long-lived parts one app uses: its settings, clients, limiter, dispatcher and loop.
+"""The long-lived parts one service uses: its settings, clients, limiter, dispatcher, loop, and
+the three strategies over them, by name (`strategies.table`).
 
-Built once by `create_app` and kept in `app.extensions`, so two apps (two tests) never share
-a connection pool, a budget or a loop; views reach them through `current_services()`.
+Built once per app (the web layer keeps them as the app's extension, `web/extension.py`), so two
+apps (two tests) never share a connection pool, a budget or a loop. Nothing here knows of Flask.
 """
 
 from __future__ import annotations
@@ -9,20 +10,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from flask import current_app
-
 from catfacts.background import BackgroundLoop
-from catfacts.dispatch.admission import Admission
-from catfacts.dispatch.dispatcher import Dispatcher
-from catfacts.dispatch.learning import RateLearner
 from catfacts.limiter import Limiter
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
 from catfacts.rates import Rates
 from catfacts.settings import Settings
+from catfacts.strategies.all_at_once import AllAtOnce
+from catfacts.strategies.base import Strategy
+from catfacts.strategies.limited.admission import Admission
+from catfacts.strategies.limited.dispatcher import Dispatcher
+from catfacts.strategies.limited.learning import RateLearner
+from catfacts.strategies.limited.strategy import Limited
+from catfacts.strategies.one_by_one import OneByOne
 from catfacts.upstream.client import AsyncUpstream, SyncUpstream
 
-EXTENSION = "catfacts"
 MAX_CONNECTIONS = 1000  # the dispatcher's pool; its slots bound what it sends at once
 
 
@@ -38,6 +40,7 @@ class Services:
     limiter: Limiter = field(init=False)
     dispatcher: Dispatcher = field(init=False)
     admission: Admission = field(init=False)
+    strategies: dict[str, Strategy] = field(init=False)
 
     def __post_init__(self) -> None:
         settings, timeout = self.settings, self.settings.upstream_timeout
@@ -55,6 +58,12 @@ class Services:
         self.dispatcher = Dispatcher(limited_upstream, self.limiter, learner=learner)
         retry_after = math.ceil(learner.rates.longest_window or 1.0)
         self.admission = Admission(settings.max_calls, retry_after=retry_after)
+        strategies = (
+            OneByOne(self.sync_upstream),
+            AllAtOnce(self.async_upstream),
+            Limited(self.dispatcher),
+        )
+        self.strategies = {strategy.info.name: strategy for strategy in strategies}
         for closer in (self.async_upstream.close, limited_upstream.close, self.limiter.close):
             self.loop.on_stop(closer)
 
@@ -74,8 +83,3 @@ class Services:
         """Stop the loop (closing the async session) and drop the sync pool."""
         self.loop.stop()
         self.sync_upstream.close()
-
-
-def current_services() -> Services:
-    services: Services = current_app.extensions[EXTENSION]
-    return services

@@ -13,15 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from catfacts.emulator.dialects import Dialect
+from catfacts.errors import ConfigError
 from catfacts.rates import Rate, Rates
 
-
-class ConfigError(ValueError):
-    """A setting has a value the service cannot run with."""
-
-
-# `CATFACTS_RATE_LIMIT=auto`: learn the rates from the upstream (`dispatch.learning`); the
+# `CATFACTS_RATE_LIMIT=auto`: learn the rates from the upstream (`strategies.limited.learning`); the
 # embedded upstream then has the real API's.
 AUTO = "auto"
 CAUTIOUS_RATE = Rate(60, 60.0, "60/minute")
@@ -156,12 +151,6 @@ def _inbound_limit(raw: str) -> str:
     return raw
 
 
-def _dialect(raw: str) -> str:
-    if raw not in tuple(Dialect):
-        raise ValueError(f"not one of {', '.join(Dialect)}")
-    return raw
-
-
 # gunicorn keeps at most 1000 connections a worker; threads beyond ~900 leave none for keep-alive.
 MAX_CALLS = 800
 
@@ -203,7 +192,8 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "log_level": ("CATFACTS_LOG_LEVEL", _log_level),
     "call_deadline": ("CATFACTS_CALL_DEADLINE", positive_seconds),
     "redis_url": ("CATFACTS_REDIS_URL", _redis_url),
-    "emulator_dialect": ("CATFACTS_EMULATOR_DIALECT", _dialect),
+    # The embedded upstream knows its dialects: it checks this one (`serve.embedded.check`).
+    "emulator_dialect": ("CATFACTS_EMULATOR_DIALECT", str),
     "max_calls": ("CATFACTS_MAX_CALLS", _max_calls),
     "workers": ("WEB_CONCURRENCY", _positive_int),
     "shutdown_grace": ("CATFACTS_SHUTDOWN_GRACE", _grace),

@@ -13,20 +13,12 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bench.processes import RedisServer, ServiceProcess, catfacts_env, free_port
 from catfacts import create_app
 from catfacts.emulator import EmulatorConfig
 from catfacts.emulator.process import EmulatorProcess
-from catfacts.services import EXTENSION
-from tests.support import (
-    Api,
-    AppFactory,
-    RedisServer,
-    ServiceProcess,
-    StartService,
-    catfacts_env,
-    free_port,
-    wait_for_http,
-)
+from catfacts.web.extension import EXTENSION
+from tests.support import Api, AppFactory, StartService, wait_for_http
 
 # --- The emulated Cat Facts API ---------------------------------------------------------------
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from catfacts.settings import ConfigError, Settings
+from catfacts.errors import ConfigError
+from catfacts.settings import Settings
 from tests.support import AppFactory
 
 KEY, OTHER = "team-a-0123456789", "team-b-9876543210"

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from catfacts.emulator import EmulatorConfig
-from catfacts.emulator.config import ConfigError
 from catfacts.emulator.facts import FACTS
 from catfacts.emulator.faults import FaultInjector
 from catfacts.emulator.process import (
@@ -17,6 +16,7 @@ from catfacts.emulator.process import (
     EmulatorProcess,
     max_in_any_window,
 )
+from catfacts.errors import ConfigError
 from tests.support import Api, wait_until
 
 ROOMY = "1000/second"  # for tests that make more requests than the default limit allows

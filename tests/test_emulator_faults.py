@@ -18,10 +18,11 @@ import urllib3
 
 from catfacts.emulator import EmulatorConfig
 from catfacts.emulator.app import DROPPED_STATUS
-from catfacts.emulator.config import ConfigError, Fate
+from catfacts.emulator.config import Fate
 from catfacts.emulator.faults import FaultInjector
 from catfacts.emulator.process import EmulatorControl, EmulatorProcess
 from catfacts.emulator.server import READY_PREFIX
+from catfacts.errors import ConfigError
 from tests.support import Api
 
 DROPPED = str(DROPPED_STATUS)

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import urllib3
 
+from bench.processes import ServiceProcess
 from catfacts.emulator.process import EmulatorProcess, max_in_any_window
-from tests.support import ServiceProcess, start_gunicorn, wait_until
+from tests.support import start_gunicorn, wait_until
 
 LIMIT = 100  # per second, the emulator's and the service's
 MANY, EACH, SINGLE = 8, 60, 150
@@ -32,7 +33,7 @@ def env_for(emulator: EmulatorProcess, **more: str) -> dict[str, str]:
 
 @pytest.fixture
 def service(emulator: EmulatorProcess) -> Iterator[str]:
-    """One worker: its own turns go round the clients (see dispatch/turns.py)."""
+    """One worker: its own turns go round the clients (see strategies/limited/turns.py)."""
     process: ServiceProcess
     process, url = start_gunicorn(1, env_for(emulator), connections=MANY + 4)
     yield url
@@ -73,7 +74,9 @@ def test_with_two_workers_sharing_redis_one_call_still_gets_an_equal_share(
     process.stop()
     worker_of = dict(
         (request_id, pid)
-        for pid, request_id in re.findall(r" (\d+) \[([\w-]+)\] catfacts.routes: ", process.output)
+        for pid, request_id in re.findall(
+            r" (\d+) \[([\w-]+)\] catfacts.web.views: ", process.output
+        )
     )
     crowd_workers = [worker_of[f"crowd-{i}"] for i in range(MANY)]
     assert len(set(crowd_workers)) == 2, worker_of  # the crowd is spread over both workers

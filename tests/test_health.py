@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from bench.processes import RedisServer
 from catfacts.emulator.process import EmulatorProcess
-from catfacts.services import EXTENSION
-from tests.support import AppFactory, RedisServer, closed_port_url
+from catfacts.web.extension import EXTENSION
+from tests.support import AppFactory, closed_port_url
 
 
 def test_healthz_answers_even_when_the_upstream_is_gone(make_app: AppFactory) -> None:

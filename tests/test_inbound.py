@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import urllib3
 from flask.testing import FlaskClient
 
+from bench.processes import RedisServer
 from catfacts.emulator.process import EmulatorProcess
-from tests.support import AppFactory, RedisServer, scrape, start_gunicorn, total
+from tests.support import AppFactory, scrape, start_gunicorn, total
 
 ADDRESS_A = {"REMOTE_ADDR": "127.0.0.2"}
 ADDRESS_B = {"REMOTE_ADDR": "127.0.0.3"}
@@ -77,7 +78,9 @@ def test_two_workers_sharing_redis_enforce_one_limit_per_client(
             statuses = Counter(
                 threads.map(lambda _: pool.request("GET", f"{url}/cat/1").status, range(8))
             )
-        served = set(re.findall(r" (\d+) \[\S+\] catfacts\.(?:routes|inbound): ", process.output))
+        served = set(
+            re.findall(r" (\d+) \[\S+\] catfacts\.web\.(?:views|inbound): ", process.output)
+        )
         assert statuses == {200: 4, 429: 4}
         assert len(served) == 2, "both workers should have answered"
         assert total(scrape(url), "catfacts_calls_refused_total", reason="inbound_limit") == 4

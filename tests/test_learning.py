@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from catfacts.dispatch.learning import Answer, RateLearner
-from catfacts.dispatch.pace import START
 from catfacts.rates import Rate, Rates
+from catfacts.strategies.limited.learning import Answer, RateLearner
+from catfacts.strategies.limited.pace import START
 from catfacts.upstream.headers import Quota
 
 CEILING = Rates((Rate(20, 1.0),))

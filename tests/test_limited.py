@@ -14,16 +14,16 @@ import urllib3
 from flask import Flask
 from flask.testing import FlaskClient
 
-from catfacts.dispatch.calls import Call
-from catfacts.dispatch.dispatcher import Dispatcher
 from catfacts.emulator.process import EmulatorProcess, max_in_any_window
 from catfacts.errors import ServiceUnavailable
 from catfacts.limiter import Slot, Wait
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.observe.timeline import Timeline
 from catfacts.rates import Rates
-from catfacts.services import EXTENSION
+from catfacts.strategies.limited.calls import Call
+from catfacts.strategies.limited.dispatcher import Dispatcher
 from catfacts.upstream.client import AsyncUpstream
+from catfacts.web.extension import EXTENSION
 from tests.support import AppFactory, wait_until
 
 TAG = re.compile(r"\[(\S+) #(\d+)\]$")

@@ -11,8 +11,9 @@ import pytest
 import urllib3
 from flask.testing import FlaskClient
 
+from bench.processes import ServiceProcess
 from catfacts.emulator.process import EmulatorProcess
-from tests.support import ServiceProcess, scrape, start_gunicorn, total
+from tests.support import scrape, start_gunicorn, total
 
 LIMIT = 20  # the test emulator's, per second
 LIMITED_CALLERS, EACH = 4, 15
@@ -43,7 +44,7 @@ def test_metrics_add_up_across_two_workers_and_match_the_emulator(
     assert get("/cat_async_limited/1000?deadline=0.01") == 503  # refused at the door
     assert get("/nope") == 404
 
-    served = set(re.findall(r" (\d+) \[\S+\] catfacts.routes: ", process.output))
+    served = set(re.findall(r" (\d+) \[\S+\] catfacts.web.views: ", process.output))
     assert len(served) == 2, "both workers should have served calls"
     stats = emulator.control.stats()
     samples = scrape(url)

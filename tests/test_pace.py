@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from catfacts.dispatch.pace import DECREASE, START, Pacer, as_rate
 from catfacts.rates import Rate
+from catfacts.strategies.limited.pace import DECREASE, START, Pacer, as_rate
 
 LATENCY = 0.005
 CALL = 200  # facts a call

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from catfacts.dispatch.quota import UpstreamQuota, wait_for_reset
-from catfacts.dispatch.windows import Answer, WindowFinder
 from catfacts.rates import Rate, Rates
+from catfacts.strategies.limited.quota import UpstreamQuota, wait_for_reset
+from catfacts.strategies.limited.windows import Answer, WindowFinder
 from catfacts.upstream.headers import Quota
 
 

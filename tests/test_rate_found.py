@@ -18,8 +18,9 @@ from typing import Protocol
 import pytest
 import urllib3
 
+from bench.processes import ServiceProcess
 from catfacts.emulator.process import EmulatorProcess, max_in_any_window
-from tests.support import ServiceProcess, start_gunicorn
+from tests.support import start_gunicorn
 
 Results = list[tuple[int, object]]
 

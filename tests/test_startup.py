@@ -9,9 +9,10 @@ import urllib.request
 
 import pytest
 
+from bench.processes import ServiceProcess, catfacts_env, free_port
+from catfacts.errors import ConfigError
 from catfacts.rates import Rate, Rates
-from catfacts.settings import ConfigError, Settings
-from tests.support import ServiceProcess, catfacts_env, free_port
+from catfacts.settings import Settings
 
 SERVE = [sys.executable, "-m", "catfacts"]
 

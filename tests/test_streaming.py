@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from catfacts.emulator.process import EmulatorProcess
-from catfacts.streaming import NDJSON
+from catfacts.strategies import NDJSON
 from tests.support import AppFactory, StartService, wait_until
 
 STREAM = {"Accept": NDJSON}

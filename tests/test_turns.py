@@ -6,9 +6,9 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 
-from catfacts.dispatch.calls import Call
-from catfacts.dispatch.turns import Turns
 from catfacts.observe.timeline import Timeline
+from catfacts.strategies.limited.calls import Call
+from catfacts.strategies.limited.turns import Turns
 
 
 def new_call(n: int, request_id: str, *, client: str) -> Call:

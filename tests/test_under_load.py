@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import urllib3
 
+from bench.processes import ServiceProcess
 from catfacts.emulator.process import EmulatorProcess, max_in_any_window
-from tests.support import ServiceProcess, StartService, wait_until
+from tests.support import StartService, wait_until
 
 TAG = re.compile(r"\[(\S+) #(\d+)\]$")
 RATE = 50  # per second: many callers, a test of a few seconds

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catfacts.dispatch.windows import SNAP, Answer, WindowFinder
 from catfacts.rates import Rate
+from catfacts.strategies.limited.windows import SNAP, Answer, WindowFinder
 from catfacts.upstream.headers import Quota
 
 

@@ -16,16 +16,9 @@ import redis
 import urllib3
 from flask import Flask
 
+from bench.processes import RedisServer, ServiceProcess, catfacts_env, free_port
 from catfacts.emulator.process import EmulatorProcess, max_in_any_window
-from tests.support import (
-    AppFactory,
-    RedisServer,
-    ServiceProcess,
-    catfacts_env,
-    free_port,
-    wait_for_http,
-    wait_until,
-)
+from tests.support import AppFactory, wait_for_http, wait_until
 
 CALLERS, EACH, LIMIT = 12, 10, 20
 
@@ -59,7 +52,7 @@ def gunicorn(emulator: EmulatorProcess) -> Iterator[StartGunicorn]:
     for service in started:
         service.stop()
         workers = set(
-            re.findall(r" (\d+) \[\S+\] catfacts.routes: /cat_async_limited", service.output)
+            re.findall(r" (\d+) \[\S+\] catfacts.web.views: /cat_async_limited", service.output)
         )
         assert len(workers) == 3, "every worker should have served calls"
 

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from catfacts.emulator.app import create_emulator_app
-from catfacts.emulator.config import ConfigError, EmulatorConfig, Fate, Redirect
+from catfacts.emulator.config import EmulatorConfig, Fate, Redirect
 from catfacts.emulator.dialects import Dialect
 from catfacts.emulator.server import READY_PREFIX, StartupError, serve
+from catfacts.errors import ConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 

@@ -9,8 +9,8 @@ import logging
 
 from aiohttp import web
 
-from catfacts.emulator.config import ConfigError
 from catfacts.emulator.state import STATE
+from catfacts.errors import ConfigError
 
 PREFIX = "/__emulator__"
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from catfacts.emulator.dialects import Dialect
 from catfacts.emulator.throttle import parse_rates
+from catfacts.errors import ConfigError
 
 
 class Fate(StrEnum):
@@ -37,10 +38,6 @@ class Redirect(StrEnum):
     def status(self) -> int:
         """The status of the redirect: both keep the method and the body, unlike 302 and 301."""
         return 307 if self is Redirect.TEMPORARY else 308
-
-
-class ConfigError(ValueError):
-    """A setting the emulator cannot run with; the message is meant for the user as is."""
 
 
 _FAULT_RATES = ("error_rate", "malformed_rate", "missing_fact_rate", "slow_rate", "drop_rate")

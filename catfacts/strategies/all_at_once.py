@@ -9,15 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 
 from catfacts import logs
 from catfacts.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from catfacts.observe.timeline import Timeline
-from catfacts.streaming import OnFact
+from catfacts.strategies.base import LoopStrategy, OnFact, Order
+from catfacts.strategies.table import ALL_AT_ONCE
 from catfacts.upstream.client import AsyncUpstream, Reply
 
 log = logging.getLogger(__name__)
+
+
+class AllAtOnce(LoopStrategy):
+    """n requests at once on the event loop; what the upstream refuses is dropped."""
+
+    info = ALL_AT_ONCE
+
+    def __init__(self, upstream: AsyncUpstream) -> None:
+        self._upstream = upstream
+
+    async def fetch(self, order: Order, on_fact: OnFact | None = None) -> list[str]:
+        return await fetch_all_at_once(self._upstream, order.n, order.timeline, on_fact)
+
+    def timeout(self, n: int) -> float:
+        """n requests go out `connections` at a time, each within the upstream's time-out."""
+        rounds = max(math.ceil(n / self._upstream.connections), 1)
+        return rounds * self._upstream.timeout
 
 
 async def fetch_all_at_once(

@@ -6,21 +6,33 @@ stops at the first refusal or failure, telling the caller how far it got.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from catfacts import logs
-from catfacts.errors import CatFactsError, UpstreamError
+from catfacts.errors import UpstreamError
 from catfacts.observe.timeline import Timeline
+from catfacts.strategies.base import Interrupted, Order, ThreadStrategy, not_interrupted
+from catfacts.strategies.table import ONE_BY_ONE
 from catfacts.upstream.client import SyncUpstream
 
-Interrupted = Callable[[], CatFactsError | None]
+
+class OneByOne(ThreadStrategy):
+    """One request after another, from the caller's thread, over one kept-alive connection."""
+
+    info = ONE_BY_ONE
+
+    def __init__(self, upstream: SyncUpstream) -> None:
+        self._upstream = upstream
+
+    def facts(self, order: Order) -> Iterator[str]:
+        return one_by_one(self._upstream, order.n, order.timeline, order.interrupted)
 
 
 def one_by_one(
     upstream: SyncUpstream,
     n: int,
     timeline: Timeline,
-    interrupted: Interrupted = lambda: None,
+    interrupted: Interrupted = not_interrupted,
 ) -> Iterator[str]:
     """Yield n facts as they come, or raise the first upstream error with the count before it.
 

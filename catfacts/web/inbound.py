@@ -19,9 +19,9 @@ import time
 from flask import Flask, Response, g, request
 from flask_limiter import ApplicationLimit, Limiter, RequestLimit
 
-from catfacts.access import FACT_ENDPOINTS
 from catfacts.observe import metrics
 from catfacts.settings import Settings
+from catfacts.web.views import FACT_ENDPOINTS
 
 log = logging.getLogger(__name__)
 

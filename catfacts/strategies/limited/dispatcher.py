@@ -21,12 +21,6 @@ import logging
 from collections.abc import Callable
 
 from catfacts import logs
-from catfacts.dispatch.admission import finish_estimate, refuse_if_late
-from catfacts.dispatch.calls import Call, Item
-from catfacts.dispatch.learning import Answer, RateLearner
-from catfacts.dispatch.quota import Ticket, UpstreamQuota, heard
-from catfacts.dispatch.retries import ATTEMPTS, BACKOFF, Retries
-from catfacts.dispatch.turns import Turns
 from catfacts.errors import (
     CatFactsError,
     ServiceUnavailable,
@@ -40,6 +34,12 @@ from catfacts.limiter import Limiter, Slot, StateLost, Wait
 from catfacts.observe import metrics
 from catfacts.observe.timeline import Attempt, Timeline
 from catfacts.rates import Rates
+from catfacts.strategies.limited.admission import finish_estimate, refuse_if_late
+from catfacts.strategies.limited.calls import Call, Item
+from catfacts.strategies.limited.learning import Answer, RateLearner
+from catfacts.strategies.limited.quota import Ticket, UpstreamQuota, heard
+from catfacts.strategies.limited.retries import ATTEMPTS, BACKOFF, Retries
+from catfacts.strategies.limited.turns import Turns
 from catfacts.upstream.client import MAX_HOPS, AsyncUpstream, Reply
 
 log = logging.getLogger(__name__)

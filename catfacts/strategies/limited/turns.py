@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 
-from catfacts.dispatch.calls import Call
+from catfacts.strategies.limited.calls import Call
 
 
 class Turns:

@@ -12,8 +12,8 @@ from typing import Any
 
 import urllib3
 
-NDJSON = "application/x-ndjson"
-PATHS = {"limited": "cat_async_limited", "one_by_one": "cat", "all_at_once": "cat_async"}
+from catfacts.strategies import NDJSON, STRATEGIES
+
 CONNECT_TIMEOUT = 5.0
 # The service sends a line at least every 5 s (a progress line while the limiter waits), so a
 # read that waits much longer than that means the service or the network is stuck.
@@ -34,7 +34,7 @@ class ServiceError(Exception):
 
 def stream_facts(url: str, strategy: str, n: int) -> Iterator[dict[str, Any]]:
     """The call's NDJSON lines, one dict each; ServiceError when it cannot start or fails."""
-    target = f"{url.rstrip('/')}/{PATHS[strategy]}/{n}"
+    target = f"{url.rstrip('/')}{STRATEGIES[strategy].path}/{n}"
     http = urllib3.PoolManager(
         retries=False, timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
     )

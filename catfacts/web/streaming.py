@@ -4,10 +4,12 @@ A limited call for 500 facts at 100 a minute takes five minutes; streamed, the c
 fact come and a proxy sees bytes flowing. Each line is one JSON object, told apart by its key:
 
 - `{"index": 3, "fact": "..."}`, one per fact, in the order they arrive;
-- `{"progress": {...}}` when no other line went for `HEARTBEAT` seconds (a long limiter wait);
+- `{"progress": {...}}` when no other line went for a few seconds (a long limiter wait:
+  `strategies.events.HEARTBEAT`);
 - `{"request": {...}}` and `{"wait": {...}}` with `?trace=1`, as each request ends or wait begins;
 - last, `{"summary": {...}}`, or `{"error": ..., "status": ...}` when the call failed midway.
 
+The events come from the strategy, whichever it is (`strategies.events`); this module writes them.
 The body's `close()` (the server calls it when the caller is gone and a write failed, or after
 the last line) ends the call: its remaining requests are dropped, and its admission place is
 given back.
@@ -17,92 +19,14 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import socket
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from catfacts import hangup
-from catfacts.background import BackgroundLoop
-from catfacts.errors import CatFactsError, ServiceUnavailable
-from catfacts.observe.timeline import Attempt, Timeline, wait_json
+from catfacts.errors import CatFactsError
+from catfacts.observe.timeline import Timeline, wait_json
+from catfacts.strategies.events import Event, Events
 
 log = logging.getLogger(__name__)
-
-NDJSON = "application/x-ndjson"
-# nginx gives up on a silent upstream after 60 s by default; a line every few seconds also tells
-# a person watching that the call is alive while the limiter waits for the next window.
-HEARTBEAT = 5.0
-
-# Events, from a strategy to the writer: ("fact", index, text), ("request", Attempt),
-# ("wait", start, end, reason), ("progress",).
-Event = tuple[Any, ...]
-OnFact = Callable[[int, str], None]
-
-
-class OnLoop:
-    """Events of a strategy running on the background loop, handed over through a queue."""
-
-    def __init__(
-        self,
-        loop: BackgroundLoop,
-        work: Callable[[OnFact], Coroutine[Any, Any, list[str]]],
-        timeline: Timeline,
-        caller: socket.socket | None,
-        trace: bool,
-    ) -> None:
-        self._loop = loop
-        self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
-        put = self._queue.put
-        if trace:
-            timeline.listener = lambda attempt: put(("request", attempt))
-            timeline.wait_listener = lambda start, end, reason: put(("wait", start, end, reason))
-        self._future = loop.submit(
-            hangup.cancel_on_hangup(work(lambda index, fact: put(("fact", index, fact))), caller)
-        )
-        self._future.add_done_callback(lambda _: put(None))
-
-    def events(self) -> Iterator[Event]:
-        """Every event until the work ends; then its error, if it failed, is raised."""
-        while True:
-            try:
-                event = self._queue.get(timeout=HEARTBEAT)
-            except queue.Empty:
-                if not self._loop.responsive():
-                    raise ServiceUnavailable("the background loop is not responding") from None
-                yield ("progress",)
-                continue
-            if event is None:
-                self._future.result()
-                return
-            yield event
-
-    def close(self) -> None:
-        self._future.cancel()  # cancels the task on the loop: queued requests are dropped
-
-
-def in_thread(facts: Iterator[str], timeline: Timeline, trace: bool) -> Iterator[Event]:
-    """Events of a strategy that yields its facts in this thread (one by one)."""
-    requests: list[Attempt] = []
-    if trace:
-        timeline.listener = requests.append
-    try:
-        for index, fact in enumerate(facts, 1):
-            yield from _taken(requests)
-            yield ("fact", index, fact)
-    except CatFactsError:
-        yield from _taken(requests)  # the failed request, before the error line
-        raise
-    finally:
-        close = getattr(facts, "close", None)
-        if close is not None:
-            close()  # no further request once the caller is gone
-    yield from _taken(requests)
-
-
-def _taken(requests: list[Attempt]) -> Iterator[Event]:
-    while requests:
-        yield ("request", requests.pop(0))
 
 
 class FactStream:
@@ -110,7 +34,7 @@ class FactStream:
 
     def __init__(
         self,
-        events: Iterator[Event],
+        events: Events,
         timeline: Timeline,
         trace: bool,
         on_close: Callable[[], None],
@@ -135,9 +59,7 @@ class FactStream:
         yield _line(self._succeeded())
 
     def close(self) -> None:
-        close = getattr(self._events, "close", None)
-        if close is not None:
-            close()
+        self._events.close()
         self._timeline.close()
         self._on_close()
 

@@ -9,15 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from catfacts.services import current_services
+from catfacts.strategies import STRATEGIES
+from catfacts.web.extension import current_services
 
 bp = Blueprint("page", __name__)
-
-STRATEGIES = {
-    "one_by_one": ("One by one", "/cat"),
-    "all_at_once": ("All at once", "/cat_async"),
-    "limited": ("Limited", "/cat_async_limited"),
-}
 
 
 @bp.get("/")
@@ -26,7 +21,7 @@ def waterfall() -> str:
     limit, window = services.dispatcher.rate  # as learned, when CATFACTS_RATE_LIMIT=auto
     return render_template(
         "waterfall.html",
-        strategies=STRATEGIES,
+        strategies={name: (info.label, info.path) for name, info in STRATEGIES.items()},
         max_facts=services.settings.max_facts,
         limit=limit,
         per_window=per_window(window),

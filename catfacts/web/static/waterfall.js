@@ -11,7 +11,7 @@
   const runButton = document.getElementById("run");
   const stopButton = document.getElementById("stop");
   const STRATEGIES = JSON.parse(lanesEl.dataset.strategies); // key -> [label, path]
-  const ORDER = ["one_by_one", "all_at_once", "limited"];
+  const ORDER = JSON.parse(lanesEl.dataset.order); // the table's order, which JSON objects lose
   const MARGIN = { left: 38, right: 64, top: 20, bottom: 4 };
 
   let lanes = [];

@@ -7,8 +7,9 @@ import time
 from flask import Blueprint, Flask, Response, g, jsonify, request
 
 from catfacts.errors import ServiceUnavailable
-from catfacts.observe import health, metrics
-from catfacts.services import current_services
+from catfacts.observe import metrics
+from catfacts.web import health
+from catfacts.web.extension import current_services
 
 bp = Blueprint("ops", __name__)
 

@@ -1,9 +1,9 @@
 """The embedded Cat Facts API, started when no upstream is configured, so the service runs offline.
 
 It runs as one separate process per service, started by whoever starts first: gunicorn's master
-(see `gunicorn_config`) or `create_app` itself. Its address is put in `CATFACTS_UPSTREAM_URL`, so
-every worker forked or started afterwards shares that one upstream and its one rate limit, as
-workers behind one egress address share the real API's.
+(see `gunicorn_config`) or `catfacts.create_app` itself. Its address is put in
+`CATFACTS_UPSTREAM_URL`, so every worker forked or started afterwards shares that one upstream and
+its one rate limit, as workers behind one egress address share the real API's.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import atexit
 import logging
 import os
 
+from catfacts.emulator.dialects import Dialect
 from catfacts.emulator.process import EmulatorProcess
+from catfacts.errors import ConfigError
 from catfacts.settings import REAL_API_RATE, Settings
 
 log = logging.getLogger(__name__)
@@ -23,6 +25,20 @@ JITTER = 0.02
 
 # One per process by nature: the process that started the upstream is the one to stop it.
 _process: EmulatorProcess | None = None
+
+
+def check(settings: Settings) -> Settings:
+    """`settings`, if the embedded upstream can speak the dialect they ask of it.
+
+    Checked here, where the emulator is known, at every start (so a bad value stops start-up with
+    one line as any other would); the settings themselves know nothing of the emulator.
+    """
+    if settings.emulator_dialect not in tuple(Dialect):
+        raise ConfigError(
+            f"CATFACTS_EMULATOR_DIALECT={settings.emulator_dialect!r}: "
+            f"not one of {', '.join(Dialect)}"
+        )
+    return settings
 
 
 def start(settings: Settings) -> str:

@@ -34,10 +34,10 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from catfacts.dispatch.pace import as_rate
-from catfacts.dispatch.windows import WindowFinder
 from catfacts.errors import UpstreamError
 from catfacts.rates import Rate, Rates
+from catfacts.strategies.limited.pace import as_rate
+from catfacts.strategies.limited.windows import WindowFinder
 from catfacts.upstream.client import Reply
 from catfacts.upstream.headers import Quota
 

@@ -12,9 +12,9 @@ import logging
 import random
 from collections.abc import Callable
 
-from catfacts.dispatch.calls import Call, Item
 from catfacts.errors import UpstreamError
 from catfacts.observe import metrics
+from catfacts.strategies.limited.calls import Call, Item
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Runs before every view. Hostile or oversized headers are refused with a clear 4xx before they
 reach a log line; their value is never echoed. The caller's identity (`g.client`) is its API key
 when keys are configured (as a digest, so no key is ever logged), else its address: the fair
-shares (`dispatch/turns.py`) and the inbound limits (`inbound.py`) are per client.
+shares (`strategies/limited/turns.py`) and the inbound limits (`inbound.py`) are per client.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from flask import Flask, g, request
 from catfacts import logs
 from catfacts.errors import BadRequest, NotAcceptable, Unauthorized
 from catfacts.observe import metrics
-from catfacts.services import current_services
+from catfacts.strategies import JSON, NDJSON
+from catfacts.web.extension import current_services
+from catfacts.web.views import FACT_ENDPOINTS
 
-FACT_ENDPOINTS = frozenset({"facts.cat", "facts.cat_async", "facts.cat_async_limited"})
 # What a fact endpoint can answer: a JSON array, or (in time) an NDJSON stream.
-ANSWER_TYPES = ("application/json", "application/x-ndjson")
+ANSWER_TYPES = (JSON, NDJSON)
 MAX_KEY = 256
 
 

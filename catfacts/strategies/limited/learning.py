@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 
-from catfacts.dispatch.pace import START, Pacer
-from catfacts.dispatch.windows import Answer, WindowFinder
 from catfacts.rates import Rate, Rates
+from catfacts.strategies.limited.pace import START, Pacer
+from catfacts.strategies.limited.windows import Answer, WindowFinder
 from catfacts.upstream.headers import Quota
 
 __all__ = ["Answer", "RateLearner"]

@@ -9,12 +9,14 @@ duplicate keeps the watched descriptor ours until the watch ends, whatever the s
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import select
 import socket
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
+from catfacts.background import BackgroundLoop
 from catfacts.errors import ClientGone
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,9 @@ T = TypeVar("T")
 
 _SOCKET_KEYS = ("gunicorn.socket", "werkzeug.socket")
 PIPELINED_CHECK = 1.0  # seconds between looks when the caller sent its next request already
+# Waiting for the background loop a little longer than the work's own bound turns a loop that is
+# somehow stuck into a clear error rather than a hung request.
+LOOP_GRACE = 5.0
 
 
 def client_socket(environ: Mapping[str, Any]) -> socket.socket | None:
@@ -85,3 +90,22 @@ async def cancel_on_hangup(work: Coroutine[Any, Any, T], sock: socket.socket | N
         watched.close()
         if not task.done():
             task.cancel()
+
+
+class CallerLoop:
+    """The background loop as one caller's view reaches it (a strategies' `Runner`): whatever it
+    runs there ends when the caller hangs up."""
+
+    def __init__(self, loop: BackgroundLoop, caller: socket.socket | None) -> None:
+        self._loop = loop
+        self._caller = caller
+
+    def run(self, work: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        bound = None if timeout is None else timeout + LOOP_GRACE
+        return self._loop.run(cancel_on_hangup(work, self._caller), bound)
+
+    def submit(self, work: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        return self._loop.submit(cancel_on_hangup(work, self._caller))
+
+    def responsive(self) -> bool:
+        return self._loop.responsive()

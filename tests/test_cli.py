@@ -20,8 +20,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.processes import catfacts_env
 from catfacts.emulator.process import EmulatorProcess
-from tests.support import StartService, catfacts_env, closed_port_url, wait_until
+from tests.support import StartService, closed_port_url, wait_until
 
 CATFACTS = [sys.executable, "-m", "catfacts"]
 SUMMARY = re.compile(
@@ -179,7 +180,7 @@ def test_serve_takes_the_same_flags_as_python_m_catfacts() -> None:
 def test_the_project_installs_a_catfacts_script_that_runs_the_command_line() -> None:
     project = tomllib.loads(Path("pyproject.toml").read_text())
     module, _, function = project["project"]["scripts"]["catfacts"].partition(":")
-    assert getattr(importlib.import_module(module), function).__module__ == "catfacts.console"
+    assert getattr(importlib.import_module(module), function).__module__ == "catfacts.cli"
 
 
 def test_ctrl_c_is_one_line_exit_130_and_the_service_stops_spending(

@@ -12,8 +12,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from catfacts.services import current_services
 from catfacts.settings import Settings
+from catfacts.strategies import NDJSON, STRATEGIES, Info
+from catfacts.web.extension import current_services
 
 bp = Blueprint("openapi", __name__)
 
@@ -47,11 +48,6 @@ _ANSWER_HEADERS = {
 }
 _INBOUND = "with CATFACTS_INBOUND_LIMIT: the IETF draft's structured field"
 _RETRY_AFTER = {"schema": {"type": "integer"}, "description": "seconds"}
-_STRATEGIES = {
-    "/cat/{n}": ("one_by_one", "n facts, one request after another"),
-    "/cat_async/{n}": ("all_at_once", "n requests at once; refused ones are dropped"),
-    "/cat_async_limited/{n}": ("limited", "exactly n facts, as fast as the limit allows"),
-}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -78,7 +74,7 @@ _TRACED = {
 }
 
 
-def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[str, Any]:
+def _facts_operation(info: Info, settings: Settings) -> dict[str, Any]:
     parameters: list[dict[str, Any]] = [
         {
             "name": "n",
@@ -96,7 +92,7 @@ def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[st
             "schema": {"type": "string", "enum": ["1", "0", "true", "false"]},
         },
     ]
-    if strategy == "limited":
+    if info.takes_deadline:
         parameters.append(
             {
                 "name": "deadline",
@@ -120,8 +116,8 @@ def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[st
     refused = _error("this client's inbound limit is spent (CATFACTS_INBOUND_LIMIT)")
     refused["headers"] = {**refused["headers"], **limit_headers, "Retry-After": _RETRY_AFTER}
     operation: dict[str, Any] = {
-        "operationId": strategy,
-        "summary": summary,
+        "operationId": info.name,
+        "summary": info.description,
         "parameters": parameters,
         "responses": {
             "200": {
@@ -129,7 +125,7 @@ def _facts_operation(strategy: str, summary: str, settings: Settings) -> dict[st
                 "headers": fact_headers,
                 "content": {
                     "application/json": {"schema": {"oneOf": [_FACTS, _TRACED]}},
-                    "application/x-ndjson": {
+                    NDJSON: {
                         "schema": {"type": "string"},
                         "description": "with Accept: application/x-ndjson, one JSON object a "
                         'line: {"index": 3, "fact": "..."} per fact as it arrives, '
@@ -182,8 +178,8 @@ def describe(settings: Settings) -> dict[str, Any]:
     }
     bad_id = {"400": "a hostile X-Request-ID"}
     paths: dict[str, Any] = {
-        path: {"get": _facts_operation(strategy, summary, settings)}
-        for path, (strategy, summary) in _STRATEGIES.items()
+        f"{info.path}/{{n}}": {"get": _facts_operation(info, settings)}
+        for info in STRATEGIES.values()
     }
     paths |= {
         "/": _plain(

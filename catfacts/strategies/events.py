@@ -1,0 +1,99 @@
+"""A call's events, handed to the caller's thread as they happen: facts, requests, waits.
+
+Whatever the strategy, a streamed call reads the same events in its own thread: ("fact", index,
+text) for each fact as it arrives; with `trace`, ("request", Attempt) as each request ends and
+("wait", start, end, reason) as each wait begins; and ("progress",) when nothing else happened
+for `HEARTBEAT` seconds (a long limiter wait). A strategy that sends from the caller's thread
+yields them between its requests (`in_thread`); one on the event loop hands them over through a
+queue (`LoopEvents`). Either way `close()` ends the call: its remaining requests are dropped.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable, Coroutine, Generator, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+from catfacts.errors import CatFactsError, ServiceUnavailable
+from catfacts.observe.timeline import Attempt, Timeline
+
+if TYPE_CHECKING:
+    from catfacts.strategies.base import OnFact, Runner
+
+# nginx gives up on a silent upstream after 60 s by default; a line every few seconds also tells
+# a person watching that the call is alive while the limiter waits for the next window.
+HEARTBEAT = 5.0
+
+Event = tuple[Any, ...]
+
+
+class Events(Protocol):
+    """A call's events, in the caller's thread; `close()` ends the call."""
+
+    def __iter__(self) -> Iterator[Event]: ...
+
+    def close(self) -> None: ...
+
+
+class LoopEvents:
+    """Events of a strategy running on the event loop, handed over through a queue."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        work: Callable[[OnFact], Coroutine[Any, Any, list[str]]],
+        timeline: Timeline,
+        trace: bool,
+    ) -> None:
+        self._runner = runner
+        self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        put = self._queue.put
+        if trace:
+            timeline.listener = lambda attempt: put(("request", attempt))
+            timeline.wait_listener = lambda start, end, reason: put(("wait", start, end, reason))
+        self._future = runner.submit(work(lambda index, fact: put(("fact", index, fact))))
+        self._future.add_done_callback(lambda _: put(None))
+
+    def __iter__(self) -> Iterator[Event]:
+        """Every event until the work ends; then its error, if it failed, is raised."""
+        while True:
+            try:
+                event = self._queue.get(timeout=HEARTBEAT)
+            except queue.Empty:
+                if not self._runner.responsive():
+                    raise ServiceUnavailable("the background loop is not responding") from None
+                yield ("progress",)
+                continue
+            if event is None:
+                self._future.result()
+                return
+            yield event
+
+    def close(self) -> None:
+        self._future.cancel()  # cancels the task on the loop: queued requests are dropped
+
+
+def in_thread(
+    facts: Iterator[str], timeline: Timeline, trace: bool
+) -> Generator[Event, None, None]:
+    """Events of a strategy that yields its facts in this thread (one by one)."""
+    requests: list[Attempt] = []
+    if trace:
+        timeline.listener = requests.append
+    try:
+        for index, fact in enumerate(facts, 1):
+            yield from _taken(requests)
+            yield ("fact", index, fact)
+    except CatFactsError:
+        yield from _taken(requests)  # the failed request, before the error line
+        raise
+    finally:
+        close = getattr(facts, "close", None)
+        if close is not None:
+            close()  # no further request once the caller is gone
+    yield from _taken(requests)
+
+
+def _taken(requests: list[Attempt]) -> Iterator[Event]:
+    while requests:
+        yield ("request", requests.pop(0))
