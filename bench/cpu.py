@@ -26,9 +26,9 @@ import aiohttp
 from catfacts import create_app
 from catfacts.emulator.process import EmulatorProcess
 from catfacts.observe.timeline import Timeline
-from catfacts.services import current_services
 from catfacts.strategies.all_at_once import fetch_all_at_once
 from catfacts.upstream.client import FACT_PATH, AsyncUpstream
+from catfacts.web.extension import current_services
 
 N = 1000
 RATE = "1000000/second"  # far above N a second: every request is a 200

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from catfacts import redis_connect
 from catfacts.errors import ConfigError
 from catfacts.rates import Rate, Rates
 
@@ -86,8 +87,7 @@ def _url(raw: str) -> str:
 
 
 def _redis_url(raw: str) -> str:
-    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
-        raise ValueError("not a Redis URL like 'redis://127.0.0.1:6379/0'")
+    redis_connect.parse(raw)  # ValueError: what is wrong with it (scheme, hosts, path, query)
     return raw
 
 

@@ -53,7 +53,7 @@ def test_readyz_flips_when_redis_goes_away_and_comes_back(
     gone = client.get("/readyz")
     assert gone.status_code == 503
     assert gone.json is not None
-    assert "Redis cannot be reached" in gone.json["error"]
+    assert f"Redis at 127.0.0.1:{private_redis.port} cannot be reached" in gone.json["error"]
     assert gone.headers["Content-Type"] == "application/json"
     private_redis.start()
     assert client.get("/readyz").status_code == 200

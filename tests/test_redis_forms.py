@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -18,12 +19,14 @@ from typing import Any
 
 import pytest
 import redis
+import urllib3
 from limits import RateLimitItemPerSecond
 from limits.storage import RedisStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from bench.processes import RedisServer, ServiceProcess, catfacts_env
 from catfacts import redis_connect
 from catfacts.errors import ServiceUnavailable
 from catfacts.limiter import PAUSED, WINDOW, Limiter, Slot, Wait
@@ -39,7 +42,7 @@ from catfacts.redis_connect import (
     for_limits,
     parse,
 )
-from tests.support import RedisServer, closed_port_url
+from tests.support import AppFactory, StartService, closed_port_url
 
 RATE = Rates.parse("3 per 2 seconds")
 UPSTREAM = "http://upstream.test"
@@ -652,3 +655,69 @@ def test_limits_gets_the_same_redis_with_short_time_outs() -> None:
     uri, options = for_limits("rediss://:pw@cache/1?ssl_cert_reqs=none")
     assert uri == "rediss://:pw@cache/1?ssl_cert_reqs=none"  # redis-py reads it as it is
     assert isinstance(storage_from_string(uri, **options), RedisStorage)
+
+
+# --- The service through these URLs: the inbound limit, /readyz, start-up --------------------
+
+
+def test_the_inbound_limit_counts_through_a_cluster_and_a_sentinel(
+    make_app: AppFactory, cluster: list[int], sentinel: str
+) -> None:
+    for url in (empty(node_url(cluster[1])), empty(sentinel)):
+        client = make_app(inbound_limit="2/minute", redis_url=url).test_client()
+        answers = [client.get("/cat/0") for _ in range(3)]
+        assert [answer.status_code for answer in answers] == [200, 200, 429]
+        assert answers[0].headers["RateLimit"].startswith('"inbound";r=1;')
+        assert client.get("/readyz").status_code == 200
+
+
+def test_the_inbound_limit_says_when_it_turns_itself_off_and_why(
+    make_app: AppFactory, with_password: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = f"redis://:not-{PASSWORD}@127.0.0.1:{with_password.port}/0"
+    client = make_app(inbound_limit="1/minute", redis_url=wrong).test_client()
+    with caplog.at_level("WARNING", logger="catfacts.web.inbound"):
+        assert [client.get("/cat/0").status_code for _ in range(3)] == [200] * 3
+    said = [r.getMessage() for r in caplog.records if r.name == "catfacts.web.inbound"]
+    assert said == [  # once, not once a call
+        "the inbound limit (1/minute) is OFF: calls go through unlimited until Redis answers: "
+        f"Redis at 127.0.0.1:{with_password.port} refused the password"
+    ]
+
+
+def test_readyz_is_not_ready_with_a_plain_url_naming_a_cluster_node(
+    make_app: AppFactory, cluster: list[int]
+) -> None:
+    client = make_app(redis_url=f"redis://127.0.0.1:{cluster[0]}/0").test_client()
+    answer = client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json is not None
+    assert "is a node of a Redis Cluster: name the cluster with redis+cluster://" in str(
+        answer.json
+    )
+
+
+def test_a_wrong_password_stops_start_up_with_one_line(with_password: Server) -> None:
+    wrong = f"redis://:not-{PASSWORD}@127.0.0.1:{with_password.port}/0"
+    service = ServiceProcess(
+        [sys.executable, "-m", "catfacts"], catfacts_env(CATFACTS_REDIS_URL=wrong)
+    )
+    assert service.wait() != 0
+    where = f"Redis at 127.0.0.1:{with_password.port}"
+    assert service.output.strip().splitlines() == [
+        f"catfacts: CATFACTS_REDIS_URL: {where} refused the password"
+    ]
+
+
+def test_an_unreachable_redis_at_start_up_is_one_warning_line_and_the_service_starts(
+    running_service: StartService,
+) -> None:
+    gone = closed_port_url().replace("http", "redis")
+    url, service = running_service(CATFACTS_REDIS_URL=gone)
+    where = f"Redis at {gone.removeprefix('redis://')}"
+    said = service.wait_for_line(r"CATFACTS_REDIS_URL: .*")
+    assert said[0] == (
+        f"CATFACTS_REDIS_URL: {where} cannot be reached (connection refused) "
+        "(starting; /readyz says not ready until it is)"
+    )
+    assert urllib3.request("GET", f"{url}/readyz", retries=False).status == 503

@@ -31,6 +31,9 @@ SERVE = [sys.executable, "-m", "catfacts"]
         ("CATFACTS_MAX_CALLS", "5000"),
         ("WEB_CONCURRENCY", "abc"),
         ("WEB_CONCURRENCY", "0"),
+        ("CATFACTS_REDIS_URL", "http://cache:6379"),
+        ("CATFACTS_REDIS_URL", "redis://a:6379,b:6379"),
+        ("CATFACTS_REDIS_URL", "redis://cache/x"),
     ],
 )
 def test_a_bad_setting_names_the_variable_and_the_reason(variable: str, value: str) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
-from catfacts import logs
+from catfacts import logs, redis_connect
 from catfacts.errors import ConfigError
 from catfacts.observe import metrics
 from catfacts.serve import embedded
@@ -41,11 +41,16 @@ SPARE_THREADS = 16
 
 
 def load_settings(environ: Mapping[str, str]) -> Settings:
-    """The settings to serve with; one clear line and exit when one is bad."""
+    """The settings to serve with; one clear line and exit when one is bad, or when Redis
+    refuses us for good (a password, the URL's form, a certificate): waiting cannot fix that."""
     try:
-        return embedded.check(Settings.load(environ))
+        settings = embedded.check(Settings.load(environ))
     except ConfigError as error:
         sys.exit(f"catfacts: {error}")
+    verdict = redis_connect.check(settings.redis_url) if settings.redis_url else None
+    if verdict is not None and verdict.lasting:
+        sys.exit(f"catfacts: CATFACTS_REDIS_URL: {verdict}")
+    return settings
 
 
 def options(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -82,6 +87,10 @@ class _Hooks:
     def on_starting(self, server: Any) -> None:
         """In the master, before any worker: check the port, then start the embedded upstream."""
         logs.configure_logging(self.settings.log_level)
+        if self.settings.redis_url and (verdict := redis_connect.check(self.settings.redis_url)):
+            log.warning(
+                "CATFACTS_REDIS_URL: %s (starting; /readyz says not ready until it is)", verdict
+            )
         server_errors.install()  # the workers, forked from here, answer gunicorn's refusals in JSON
         for address in server.cfg.address:
             if isinstance(address, tuple):  # a unix socket: gunicorn reports its own errors

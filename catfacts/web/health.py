@@ -1,8 +1,9 @@
 """Is this worker ready to serve? The checks behind `/readyz`, each cheap and bounded.
 
 The upstream is checked with a TCP connection, not a request: a readiness probe every few seconds
-must not spend the upstream's quota. Redis must answer a PING. The background loop must answer,
-and the dispatcher's pump must be alive (or not yet started, which is fine: it starts on demand).
+must not spend the upstream's quota. Redis must answer as the limiter uses it: a PING, from neither
+a cluster's node named as a server nor a replica (`redis_connect.check`). The background loop must
+answer, and the dispatcher's pump must be alive (or not yet started: it starts on demand).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import redis
-
+from catfacts import redis_connect
 from catfacts.errors import CatFactsError
 from catfacts.services import Services
 
@@ -51,16 +51,8 @@ def _upstream(services: Services) -> Check:
 
 
 def _redis(url: str) -> Check:
-    client = redis.Redis.from_url(
-        url, socket_timeout=CHECK_TIMEOUT, socket_connect_timeout=CHECK_TIMEOUT
-    )
-    try:
-        client.ping()
-        return Check("redis", True)
-    except redis.RedisError as error:
-        return Check("redis", False, f"Redis cannot be reached ({type(error).__name__})")
-    finally:
-        client.close()
+    verdict = redis_connect.check(url, CHECK_TIMEOUT)
+    return Check("redis", True) if verdict is None else Check("redis", False, verdict.message)
 
 
 def _pump(services: Services) -> Check:
