@@ -22,13 +22,15 @@ run: $(INSTALLED)
 test: $(INSTALLED) redis-server chromium
 	$(BIN)/python -m pytest
 
-# The tests start a private redis-server of their own; Debian's package provides the binary.
+# The tests start private redis-servers of their own (a cluster made with redis-cli, TLS with a
+# certificate openssl makes); Debian's packages provide the binaries.
 redis-server:
-	@command -v redis-server >/dev/null 2>&1 || { \
+	@command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 \
+	  && command -v openssl >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian's redis-server package for the tests"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq --no-install-recommends redis-server >/dev/null; \
+	      apt-get install -y -qq --no-install-recommends redis-server redis-tools openssl >/dev/null; \
 	  else \
 	    echo "WARNING: redis-server is missing and cannot be installed here;" \
 	      "the Redis tests will be skipped (CI=true makes them fail)"; \
