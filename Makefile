@@ -48,11 +48,23 @@ chromium:
 	      "the browser tests will be skipped (CI=true makes them fail)"; \
 	  fi; }
 
+# Spectral (the npm registry's @stoplight/spectral-cli, pinned; the machine's Node.js runs it)
+# lints /openapi.json as served without and with API keys: any error or warning fails.
+SPECTRAL := @stoplight/spectral-cli@6.16.3
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	mkdir -p build
+	$(BIN)/python -c 'import json; from catfacts.settings import Settings; \
+	  from catfacts.web.openapi import describe; \
+	  json.dump(describe(Settings()), open("build/openapi.json", "w"), indent=1); \
+	  json.dump(describe(Settings(api_keys=frozenset({"k"}))), \
+	    open("build/openapi-keys.json", "w"), indent=1)'
+	npx --yes $(SPECTRAL) lint --ruleset .spectral.yaml --fail-severity warn \
+	  build/openapi.json build/openapi-keys.json
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench

@@ -12,6 +12,7 @@ import schemathesis
 import urllib3
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
+from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from schemathesis.config._checks import NEGATIVE_DATA_REJECTION_EXPECTED_STATUSES
@@ -25,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from catfacts.emulator.process import EmulatorProcess
-from tests.support import start_gunicorn
+from tests.support import AppFactory, start_gunicorn
 
 RATE = "1000/second"  # fuzzing is about answers, not about the budget
 MAX_FACTS = 5
@@ -137,3 +138,29 @@ def test_what_gunicorn_refuses_before_the_app_is_json_too(
     assert response.headers["Content-Type"] == "application/json"
     assert response.json()["status"] == status
     assert response.json()["error"]
+
+
+KEY = "openapi-test-key"
+
+
+@pytest.mark.parametrize("overrides", [{}, {"api_keys": KEY, "inbound_limit": "100/minute"}])
+def test_the_description_is_valid_openapi_3_1_and_every_operation_is_described(
+    make_app: AppFactory, overrides: dict[str, str]
+) -> None:
+    """openapi-spec-validator accepts the served document, as `make lint`'s Spectral does; every
+    operation says what it is for, under which tag and with which id (Spectral's warnings)."""
+    client = make_app(**overrides).test_client()
+    document = client.get("/openapi.json", headers={"X-API-Key": KEY}).json
+    assert isinstance(document, dict)
+    errors = [error.message for error in OpenAPIV31SpecValidator(document).iter_errors()]
+    assert errors == []
+    assert document["servers"]
+    tags = {tag["name"] for tag in document["tags"]}
+    ids = []
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            where = f"{method.upper()} {path}"
+            assert operation["summary"] and operation["description"], where
+            assert operation["tags"] and set(operation["tags"]) <= tags, where
+            ids.append(operation["operationId"])
+    assert len(ids) == len(set(ids))

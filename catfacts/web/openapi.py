@@ -48,6 +48,18 @@ _ANSWER_HEADERS = {
 }
 _INBOUND = "with CATFACTS_INBOUND_LIMIT: the IETF draft's structured field"
 _RETRY_AFTER = {"schema": {"type": "integer"}, "description": "seconds"}
+_NDJSON_LINES = (
+    "With Accept: application/x-ndjson, one JSON object a line: "
+    '{"index": 3, "fact": "..."} per fact as it arrives, {"progress": {...}} during a long '
+    'wait, and last {"summary": {...}}, or {"error": "...", "status": 503} when the call '
+    "failed midway."
+)
+# The groups the operations are listed under (`tags`), in the order people meet them.
+_TAGS = [
+    {"name": "facts", "description": "n cat facts, fetched three ways from a rate-limited API"},
+    {"name": "page", "description": "pages for people: the waterfall and these docs"},
+    {"name": "operations", "description": "health, readiness, metrics and this description"},
+]
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -117,7 +129,10 @@ def _facts_operation(info: Info, settings: Settings) -> dict[str, Any]:
     refused["headers"] = {**refused["headers"], **limit_headers, "Retry-After": _RETRY_AFTER}
     operation: dict[str, Any] = {
         "operationId": info.name,
+        "tags": ["facts"],
         "summary": info.description,
+        "description": f"{info.label}: {info.description}. The answer is a JSON array of the "
+        "facts (with ?trace=1, the facts and the call's timeline). " + _NDJSON_LINES,
         "parameters": parameters,
         "responses": {
             "200": {
@@ -125,13 +140,8 @@ def _facts_operation(info: Info, settings: Settings) -> dict[str, Any]:
                 "headers": fact_headers,
                 "content": {
                     "application/json": {"schema": {"oneOf": [_FACTS, _TRACED]}},
-                    NDJSON: {
-                        "schema": {"type": "string"},
-                        "description": "with Accept: application/x-ndjson, one JSON object a "
-                        'line: {"index": 3, "fact": "..."} per fact as it arrives, '
-                        '{"progress": {...}} during a long wait, and last {"summary": {...}}, '
-                        'or {"error": "...", "status": 503} when the call failed midway',
-                    },
+                    # A media type object has no `description` in OpenAPI 3.1: its schema does.
+                    NDJSON: {"schema": {"type": "string", "description": _NDJSON_LINES}},
                 },
             },
             "400": _error(
@@ -152,13 +162,29 @@ def _facts_operation(info: Info, settings: Settings) -> dict[str, Any]:
     return operation
 
 
-def _plain(summary: str, content: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+def _plain(
+    operation_id: str,
+    tag: str,
+    summary: str,
+    description: str,
+    content: dict[str, Any],
+    *,
+    errors: dict[str, str],
+) -> dict[str, Any]:
     responses: dict[str, Any] = {
         "200": {"description": summary, "headers": _ANSWER_HEADERS, "content": content}
     }
     responses.update({status: _error(why) for status, why in errors.items()})
     responses.update(_refused_by_server())
-    return {"get": {"summary": summary, "parameters": [_REQUEST_ID], "responses": responses}}
+    operation = {
+        "operationId": operation_id,
+        "tags": [tag],
+        "summary": summary,
+        "description": description,
+        "parameters": [_REQUEST_ID],
+        "responses": responses,
+    }
+    return {"get": operation}
 
 
 def describe(settings: Settings) -> dict[str, Any]:
@@ -183,24 +209,63 @@ def describe(settings: Settings) -> dict[str, Any]:
     }
     paths |= {
         "/": _plain(
-            "the waterfall page: run the strategies, watch their requests", html_text, bad_id
+            "waterfall",
+            "page",
+            "the waterfall page: run the strategies, watch their requests",
+            "An HTML page that runs one strategy or all three for n facts and draws each "
+            "upstream request as a bar, from the service's own timelines.",
+            html_text,
+            errors=bad_id,
         ),
-        "/hello/": _plain("a greeting (as Flask answers a string)", html_text, bad_id),
-        "/healthz": _plain("the process answers", health, bad_id),
-        "/readyz": _plain(
-            "the upstream, Redis and the pump are reachable",
+        "/hello/": _plain(
+            "hello",
+            "operations",
+            "a greeting (as Flask answers a string)",
+            "The seed's greeting, kept as it was: a plain string served as HTML.",
+            html_text,
+            errors=bad_id,
+        ),
+        "/healthz": _plain(
+            "healthz",
+            "operations",
+            "the process answers",
+            "Liveness: 200 while the process can answer at all; it checks nothing else.",
             health,
-            {**bad_id, "503": "not ready, with the reason"},
+            errors=bad_id,
+        ),
+        "/readyz": _plain(
+            "readyz",
+            "operations",
+            "the upstream, Redis and the pump are reachable",
+            "Readiness: 200 when the upstream, Redis (when configured) and the pump answer; "
+            "503 with the failing checks otherwise.",
+            health,
+            errors={**bad_id, "503": "not ready, with the reason"},
         ),
         "/metrics": _plain(
+            "metrics",
+            "operations",
             "Prometheus' text format",
+            "The service's counters and histograms, for Prometheus to scrape.",
             {"text/plain": {"schema": {"type": "string"}}},
-            bad_id,
+            errors=bad_id,
         ),
         "/openapi.json": _plain(
-            "this description", {"application/json": {"schema": {"type": "object"}}}, bad_id
+            "openapi",
+            "operations",
+            "this description",
+            "This OpenAPI 3.1 document, made from the running settings.",
+            {"application/json": {"schema": {"type": "object"}}},
+            errors=bad_id,
         ),
-        "/docs": _plain("this description, to read", {"text/html": {"schema": {}}}, bad_id),
+        "/docs": _plain(
+            "docs",
+            "page",
+            "this description, to read",
+            "This description as an HTML page that needs nothing from the network.",
+            {"text/html": {"schema": {"type": "string"}}},
+            errors=bad_id,
+        ),
     }
     return {
         "openapi": "3.1.0",
@@ -208,7 +273,10 @@ def describe(settings: Settings) -> dict[str, Any]:
             "title": "catfacts",
             "version": "0.1.0",
             "description": "Fetch n facts from a rate-limited upstream, three ways side by side.",
+            "contact": {"name": "the catfacts maintainers (see the README)"},
         },
+        "servers": [{"url": "/", "description": "this service, wherever it answers"}],
+        "tags": _TAGS,
         "paths": paths,
         "components": {
             "schemas": {"Error": _ERROR},
@@ -240,12 +308,16 @@ def docs() -> Response:
                 f"<td>{statuses}</td></tr>"
             )
     page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>catfacts API</title></head>"
-        "<body><h1>catfacts API</h1><p>The machine-readable description is at "
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<title>catfacts API</title><link rel='icon' href='data:,'></head>"
+        "<body><main><h1>catfacts API</h1><p>The machine-readable description is at "
         "<a href='/openapi.json'>/openapi.json</a>. Every error is JSON with an "
         "<code>error</code> field.</p><table border='1' cellpadding='4'>"
-        "<tr><th>operation</th><th>what</th><th>parameters</th><th>statuses</th></tr>"
+        "<caption>Every operation, its parameters and the statuses it answers</caption>"
+        "<tr><th scope='col'>operation</th><th scope='col'>what</th>"
+        "<th scope='col'>parameters</th><th scope='col'>statuses</th></tr>"
         + "".join(rows)
-        + "</table></body></html>"
+        + "</table></main></body></html>"
     )
     return Response(page, content_type="text/html; charset=utf-8")

@@ -262,13 +262,17 @@
     lanes = chosen.map((key) => new Lane(key, n));
     lanesEl.replaceChildren(...lanes.map((lane) => lane.el));
     controller = new AbortController();
-    runButton.disabled = true;
+    // A disabled button loses the focus: the keyboard's user is handed the control that acts now.
+    const fromRun = document.activeElement === runButton;
     stopButton.disabled = false;
+    if (fromRun) stopButton.focus();
+    runButton.disabled = true;
     for (const lane of lanes) {
       if (controller.signal.aborted) lane.fail("not run: stopped");
       else await run(lane, controller.signal);
     }
     runButton.disabled = false;
+    if (document.activeElement === stopButton || document.activeElement === document.body) runButton.focus();
     stopButton.disabled = true;
     document.body.dataset.finished = String(Date.now());
     schedule();
