@@ -102,6 +102,11 @@ def _add_behaviour_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="vary each wait by up to this much",
     )
+    _add_fault_options(group, defaults)
+
+
+def _add_fault_options(group: argparse._ArgumentGroup, defaults: EmulatorConfig) -> None:
+    """The faults of the behaviour group: failures by share or by plan, and tagged facts."""
     for fault, answers in (
         ("error", "500s"),
         ("malformed", "200s whose body is not JSON"),

@@ -4,104 +4,27 @@ Tests judge a client by what reached the upstream, not by what the client says i
 requests, from whom, with which outcome, and whether they ever came faster than the rate limit.
 
 Memory stays flat however long the emulator runs (`make run` leaves it running for days), and
-whatever the clients' addresses and request ids:
-
-- The arrivals are a ring of the last ARRIVALS_KEPT, allocated once: 10 bytes each (a float time
-  and a 16-bit status), 1.3 MB in all. That is far more than any test or benchmark makes between
-  two resets (at 2,000 requests a second, the last minute; at the real API's 100 a minute, the
-  last 22 hours). Older ones are forgotten, and counted as `forgotten`.
-- The peaks, the most arrivals in any window of each rate (of any status, and of 200s), are kept
-  up to date as arrivals come and are answered, so they count every arrival since the last reset,
-  forgotten ones included: a soak longer than the ring is still judged on all of it. They are
-  exact as long as no window holds more than ARRIVALS_KEPT arrivals (an hour's window hammered at
-  over 36 a second); beyond that, `exact` turns false and they are a lower bound.
-- The counts by client, by request id and by path keep the KEYS_KEPT most recently seen keys of
-  each, least recently seen forgotten first: a test's keys are always the most recent. The counts
-  by status and the total count every answer since the last reset.
+whatever the clients' addresses and request ids: the arrivals and their peaks are a ring
+allocated once (`arrivals.py`), the counts by client, by request id and by path keep the most
+recently seen keys (`counts.py`). The counts by status and the total count every answer since the
+last reset.
 """
 
 from __future__ import annotations
 
-from array import array
-from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
-# The arrivals kept; older ones are forgotten (the peaks still count them).
-ARRIVALS_KEPT = 131_072
-# The keys kept by client, by request id and by path, each; the least recently seen go first.
-KEYS_KEPT = 4096
-OK = 200  # the status whose own peak is kept: the answers that spent the client's budget
+from catfacts.emulator.arrivals import ARRIVALS_KEPT, ArrivalLog
+from catfacts.emulator.counts import KEYS_KEPT, RecentCounts, by_status
 
-
-class RecentCounts:
-    """Counts by status for each key, keeping only the `capacity` most recently counted keys.
-
-    About 250 bytes a key (the key, a small dict, its place in the order), so at most ~1 MB at
-    KEYS_KEPT keys. `forgotten` says how many keys were dropped since the last `clear`.
-    """
-
-    def __init__(self, capacity: int = KEYS_KEPT) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
-        self.capacity = capacity
-        self.forgotten = 0
-        self._counts: OrderedDict[str, dict[int, int]] = OrderedDict()
-
-    def count(self, key: str, status: int) -> None:
-        """One more `status` for `key`, which becomes the most recently seen."""
-        counts = self._counts.get(key)
-        if counts is None:
-            counts = self._counts[key] = {}
-            if len(self._counts) > self.capacity:
-                self._counts.popitem(last=False)
-                self.forgotten += 1
-        else:
-            self._counts.move_to_end(key)
-        counts[status] = counts.get(status, 0) + 1
-
-    def clear(self) -> None:
-        self._counts.clear()
-        self.forgotten = 0
-
-    def __len__(self) -> int:
-        return len(self._counts)
-
-    def to_json(self) -> dict[str, dict[str, int]]:
-        """{key: {status: count}}, least recently seen key first."""
-        return {key: _by_status(counts) for key, counts in self._counts.items()}
-
-
-@dataclass(slots=True)
-class _Peak:
-    """The most arrivals in any half-open [t, t + window), fed one arrival at a time in order.
-
-    `first` is the sequence number of the oldest arrival that may still share a window with the
-    next one; `count` is how many of those from `first` on are counted (all, or only the 200s).
-    The same sweep as `process.max_in_any_window`, done as arrivals come instead of all at once.
-    """
-
-    window: float
-    ok_only: bool
-    first: int = 0
-    count: int = 0
-    most: int = 0
-    exact: bool = True
-
-    def copy(self) -> _Peak:
-        return _Peak(self.window, self.ok_only, self.first, self.count, self.most, self.exact)
+__all__ = ["ARRIVALS_KEPT", "KEYS_KEPT", "RecentCounts", "TrafficLog"]
 
 
 class TrafficLog:
-    """Counts the answers to rate-limited requests, by status, client, request id and path.
-
-    Each arrival has a sequence number, its ticket; the ring holds the last `capacity` of them.
-    An arrival is "settled" once answered, in arrival order: the peaks are fed settled arrivals,
-    since the peak of 200s needs their statuses. One still unanswered when the ring would
-    overwrite it is settled as it is (status 0), so a request that never ends cannot hold the
-    peaks back; those still unsettled are added at each reading of the peaks.
-    """
+    """Counts the answers to rate-limited requests, by status, client, request id and path, and
+    keeps when each arrived (`ArrivalLog`)."""
 
     def __init__(
         self,
@@ -110,35 +33,19 @@ class TrafficLog:
         capacity: int = ARRIVALS_KEPT,
         keys_kept: int = KEYS_KEPT,
     ) -> None:
-        if capacity < 1:
-            raise ValueError("capacity must be at least 1")
+        self._arrivals = ArrivalLog(windows, capacity)
         self.capacity = capacity
-        self._times = array("d", bytes(8 * capacity))
-        self._statuses = array("H", bytes(2 * capacity))
-        self._next = 0  # the ticket of the next arrival
-        self._start = 0  # the ticket of the first arrival since the last `clear`
-        self._settled = 0  # every arrival before this ticket fed the peaks
         self._statuses_seen: Counter[int] = Counter()
         self.by_client = RecentCounts(keys_kept)
         self.by_request_id = RecentCounts(keys_kept)
         self.by_path = RecentCounts(keys_kept)
-        self._peaks: list[_Peak] = []
-        self.watch(windows)
 
     def arrive(self, time: float) -> int:
         """Note a request arriving at `time`; pass the ticket to `answered` when it is answered.
 
         Times must not go backwards: the emulator's clock is monotonic.
         """
-        ticket = self._next
-        overwritten = ticket - self.capacity
-        if overwritten >= self._start:
-            self._forget(overwritten, time)
-        slot = ticket % self.capacity
-        self._times[slot] = time
-        self._statuses[slot] = 0
-        self._next = ticket + 1
-        return ticket
+        return self._arrivals.arrive(time)
 
     def answered(
         self, ticket: int, status: int, client: str, request_id: str | None, *, path: str
@@ -150,11 +57,8 @@ class TrafficLog:
         A request that arrived before the last `clear` is not counted: a slow answer to an earlier
         test must not land in the next one's counts.
         """
-        if ticket < self._start:
+        if not self._arrivals.answered(ticket, status):
             return
-        if ticket >= self._next - self.capacity:  # still in the ring
-            self._statuses[ticket % self.capacity] = status
-            self._settle()
         self._statuses_seen[status] += 1
         self.by_client.count(client, status)
         self.by_path.count(path, status)
@@ -162,60 +66,36 @@ class TrafficLog:
             self.by_request_id.count(request_id, status)
 
     def watch(self, windows: Iterable[float]) -> None:
-        """Keep peaks for these windows (seconds) from now on, computed again from those kept.
-
-        That is one pass over the arrivals kept: a third of a second for a full ring, which only
-        a rate changed in the middle of a long benchmark would see.
-        """
-        self._peaks = [
-            _Peak(window, ok_only, self._oldest) for window in windows for ok_only in (False, True)
-        ]
-        for ticket in range(self._oldest, self._settled):
-            self._feed(self._peaks, ticket)
-        if self.forgotten:
-            for peak in self._peaks:
-                peak.exact = False
+        """Keep peaks for these windows (seconds) from now on (`ArrivalLog.watch`)."""
+        self._arrivals.watch(windows)
 
     def clear(self) -> None:
         """Forget everything seen so far, and the answers still owed to requests seen so far."""
-        self._start = self._settled = self._next
+        self._arrivals.clear()
         self._statuses_seen.clear()
         self.by_client.clear()
         self.by_request_id.clear()
         self.by_path.clear()
-        self._peaks = [_Peak(p.window, p.ok_only, self._next) for p in self._peaks]
 
     @property
     def forgotten(self) -> int:
         """How many arrivals since the last `clear` are no longer kept."""
-        return self._oldest - self._start
+        return self._arrivals.forgotten
 
     @property
     def kept(self) -> int:
         """How many arrivals since the last `clear` are kept."""
-        return self._next - self._oldest
+        return self._arrivals.kept
 
     def peaks(self) -> list[dict[str, Any]]:
-        """For each window watched: the most arrivals in any such window, and the most 200s.
-
-        Counted over every arrival since the last `clear`, unanswered ones included in `all` as
-        `max_in_any_window` counts them; `exact` is false once a window held more arrivals than
-        the ring keeps, and the counts are then a lower bound.
-        """
-        current = [peak.copy() for peak in self._peaks]
-        for ticket in range(self._settled, self._next):
-            self._feed(current, ticket)
-        by_window: dict[float, dict[str, Any]] = {}
-        for peak in current:
-            entry = by_window.setdefault(peak.window, {"window": peak.window, "exact": True})
-            entry["ok" if peak.ok_only else "all"] = peak.most
-            entry["exact"] = entry["exact"] and peak.exact
-        return list(by_window.values())
+        """For each window watched: the most arrivals in any such window, and the most 200s
+        (`ArrivalLog.peaks`)."""
+        return self._arrivals.peaks()
 
     def stats_json(self) -> dict[str, Any]:
         """The counts, with statuses as strings since JSON keys must be."""
         return {
-            "statuses": _by_status(self._statuses_seen),
+            "statuses": by_status(self._statuses_seen),
             "by_client": self.by_client.to_json(),
             "by_request_id": self.by_request_id.to_json(),
             "by_path": self.by_path.to_json(),
@@ -224,11 +104,7 @@ class TrafficLog:
 
     def arrivals_json(self) -> list[list[float]]:
         """`[time, status]` for each request kept, in the order they arrived."""
-        times, statuses, capacity = self._times, self._statuses, self.capacity
-        return [
-            [times[ticket % capacity], statuses[ticket % capacity]]
-            for ticket in range(self._oldest, self._next)
-        ]
+        return self._arrivals.to_json()
 
     def sizes_json(self) -> dict[str, int]:
         """How much each structure holds, against its bound: what a soak test watches."""
@@ -236,7 +112,7 @@ class TrafficLog:
             "arrivals_kept": self.kept,
             "arrivals_capacity": self.capacity,
             "arrivals_forgotten": self.forgotten,
-            "arrivals_unsettled": self._next - self._settled,
+            "arrivals_unsettled": self._arrivals.unsettled,
             "clients": len(self.by_client),
             "request_ids": len(self.by_request_id),
             "paths": len(self.by_path),
@@ -245,60 +121,3 @@ class TrafficLog:
             "request_ids_forgotten": self.by_request_id.forgotten,
             "paths_forgotten": self.by_path.forgotten,
         }
-
-    @property
-    def _oldest(self) -> int:
-        """The ticket of the oldest arrival kept since the last `clear`."""
-        return max(self._start, self._next - self.capacity)
-
-    def _settle(self) -> None:
-        """Feed the peaks every answered arrival that follows those already fed."""
-        statuses, capacity = self._statuses, self.capacity
-        ticket = self._settled
-        while ticket < self._next and statuses[ticket % capacity]:
-            self._feed(self._peaks, ticket)
-            ticket += 1
-        self._settled = ticket
-
-    def _forget(self, ticket: int, now: float) -> None:
-        """The ring is about to overwrite `ticket` with an arrival at `now`: let the peaks go.
-
-        It is settled first if need be. A peak whose window still holds it drops it; the peak
-        stays exact unless an arrival yet to be fed (the earliest unsettled one, or this new
-        one) falls in a window with it, which would then count one too few.
-        """
-        while self._settled <= ticket:  # unanswered yet: settled as it is, and those after it
-            self._feed(self._peaks, self._settled)
-            self._settled += 1
-            self._settle()
-        times, statuses, capacity = self._times, self._statuses, self.capacity
-        at = times[ticket % capacity]
-        ok = statuses[ticket % capacity] == OK
-        earliest_unfed = times[self._settled % capacity] if self._settled < self._next else now
-        for peak in self._peaks:
-            if peak.first <= ticket:  # in the window of the latest arrival fed
-                if at + peak.window > earliest_unfed:
-                    peak.exact = False
-                if ok or not peak.ok_only:
-                    peak.count -= 1
-                peak.first = ticket + 1
-
-    def _feed(self, peaks: Sequence[_Peak], ticket: int) -> None:
-        """Move each peak's window on to end at arrival `ticket`, and count it if it counts."""
-        times, statuses, capacity = self._times, self._statuses, self.capacity
-        at = times[ticket % capacity]
-        counted = statuses[ticket % capacity] == OK
-        for peak in peaks:
-            first = peak.first
-            while first < ticket and times[first % capacity] + peak.window <= at:
-                if not peak.ok_only or statuses[first % capacity] == OK:
-                    peak.count -= 1
-                first += 1
-            peak.first = first
-            if counted or not peak.ok_only:
-                peak.count += 1
-                peak.most = max(peak.most, peak.count)
-
-
-def _by_status(counts: dict[int, int]) -> dict[str, int]:
-    return {str(status): count for status, count in sorted(counts.items())}

@@ -9,7 +9,7 @@
 -- KEYS[7] waiting  fair shares: "process\nclient" -> when that word expires (ms)
 -- KEYS[8] served   fair shares: slots granted per client
 -- ARGV[1] own      this process's rates (Rates.encode), used while none are shared
--- ARGV[2] assert   1: own rates were learned from the upstream, share them if none are
+-- ARGV[2] assert_own 1: own rates were learned from the upstream, share them if none are
 -- ARGV[3] lease    ms a slot in flight may last before it counts as answered
 -- ARGV[4] slot     the id of the slot to grant
 -- ARGV[5] seen     the last seq this process saw (0: none, or too long ago)
@@ -18,18 +18,22 @@
 -- ARGV[8...]       the clients this process has work for, in its turn order
 -- Returns {granted, slot id or ms to wait, reason or chosen client, seq, version, rates text}.
 
-local FIRST_CLIENT = 8
+local log_key, leases_key, pause_key, rates_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local next_key, seq_key, waiting_key, served_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local own, assert_own, lease, slot = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
+local seen, me, stay = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+local FIRST_CLIENT = 8  -- ARGV[FIRST_CLIENT...]: the clients
+
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local lease, me, stay = tonumber(ARGV[3]), ARGV[6], tonumber(ARGV[7])
 
-local shared = redis.call('HMGET', KEYS[4], 'text', 'version')
-local text, version = ARGV[1], ''
+local shared = redis.call('HMGET', rates_key, 'text', 'version')
+local text, version = own, ''
 if shared[1] then
   text, version = shared[1], shared[2]
-elseif ARGV[2] == '1' then
+elseif assert_own then
   version = t[1] .. string.format('%06d', t[2])
-  redis.call('HSET', KEYS[4], 'text', text, 'version', version)
+  redis.call('HSET', rates_key, 'text', text, 'version', version)
 end
 local policies, longest = {}, 1000
 local listed, pace = string.match(text, '^([^|]*)|(.*)$')
@@ -39,28 +43,27 @@ for limit, window in string.gmatch(listed, '(%d+):(%d+)') do
 end
 pace = tonumber(pace)
 local ttl = lease + 2 * longest
-if version ~= '' then redis.call('PEXPIRE', KEYS[4], ttl) end
+if version ~= '' then redis.call('PEXPIRE', rates_key, ttl) end
 
-local seq = redis.call('INCR', KEYS[6])
-redis.call('PEXPIRE', KEYS[6], ttl)
-local seen = tonumber(ARGV[5])
+local seq = redis.call('INCR', seq_key)
+redis.call('PEXPIRE', seq_key, ttl)
 if seen > 0 and seq <= seen then
-  redis.call('SET', KEYS[3], '1', 'PX', longest)
+  redis.call('SET', pause_key, '1', 'PX', longest)
   return {0, longest, 'lost', seq, version, text}
 end
 
 -- Fair shares: who waits, and how much each was served.
 local mine = {}
 for i = FIRST_CLIENT, #ARGV do mine[ARGV[i]] = true end
-redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', waiting_key, '-inf', now)
 local waiting, least = {}, nil
-for _, member in ipairs(redis.call('ZRANGE', KEYS[7], 0, -1)) do
+for _, member in ipairs(redis.call('ZRANGE', waiting_key, 0, -1)) do
   local cut = string.find(member, '\n', 1, true)
   local client = string.sub(member, cut + 1)
   if string.sub(member, 1, cut - 1) == me and not mine[client] then
-    redis.call('ZREM', KEYS[7], member)
+    redis.call('ZREM', waiting_key, member)
   elseif not waiting[client] then
-    local served = tonumber(redis.call('HGET', KEYS[8], client)) or 0
+    local served = tonumber(redis.call('HGET', served_key, client)) or 0
     waiting[client] = served
     if least == nil or served < least then least = served end
   end
@@ -68,42 +71,42 @@ end
 for i = FIRST_CLIENT, #ARGV do
   local client = ARGV[i]
   if waiting[client] == nil then
-    local served = tonumber(redis.call('HGET', KEYS[8], client)) or 0
+    local served = tonumber(redis.call('HGET', served_key, client)) or 0
     if least ~= nil and served < least then
       served = least
-      redis.call('HSET', KEYS[8], client, served)
+      redis.call('HSET', served_key, client, served)
     end
     waiting[client] = served
   end
-  redis.call('ZADD', KEYS[7], now + stay, me .. '\n' .. client)
+  redis.call('ZADD', waiting_key, now + stay, me .. '\n' .. client)
 end
 if #ARGV >= FIRST_CLIENT then
-  redis.call('PEXPIRE', KEYS[7], stay)
-  redis.call('PEXPIRE', KEYS[8], stay + longest)
+  redis.call('PEXPIRE', waiting_key, stay)
+  redis.call('PEXPIRE', served_key, stay + longest)
 end
 
-local paused = redis.call('PTTL', KEYS[3])
+local paused = redis.call('PTTL', pause_key)
 if paused > 0 then return {0, paused, 'paused', seq, version, text} end
 
 -- A lease that ended counts as answered when it ended; nothing older than the longest window
 -- can matter any more.
-local ended = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES')
-for i = 1, #ended, 2 do redis.call('ZADD', KEYS[1], 'GT', ended[i + 1], ended[i]) end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)
+local ended = redis.call('ZRANGEBYSCORE', leases_key, '-inf', now, 'WITHSCORES')
+for i = 1, #ended, 2 do redis.call('ZADD', log_key, 'GT', ended[i + 1], ended[i]) end
+redis.call('ZREMRANGEBYSCORE', leases_key, '-inf', now)
+redis.call('ZREMRANGEBYSCORE', log_key, '-inf', now - longest)
 
 -- Every policy: a slot answered at a frees at a + window; one in flight, not before now + window.
-local flying = redis.call('ZCARD', KEYS[2])
+local flying = redis.call('ZCARD', leases_key)
 local wait, step = 0, longest
 for _, policy in ipairs(policies) do
   local limit, window = policy[1], policy[2]
   local since = '(' .. (now - window)
-  local answered = redis.call('ZCOUNT', KEYS[1], since, '+inf')
+  local answered = redis.call('ZCOUNT', log_key, since, '+inf')
   local over = flying + answered - limit + 1
   if over > 0 then
     local free_at = now + window
     if over <= answered then
-      local entry = redis.call('ZRANGEBYSCORE', KEYS[1], since, '+inf', 'WITHSCORES', 'LIMIT', over - 1, 1)
+      local entry = redis.call('ZRANGEBYSCORE', log_key, since, '+inf', 'WITHSCORES', 'LIMIT', over - 1, 1)
       free_at = tonumber(entry[2]) + window
     end
     wait = math.max(wait, free_at - now)
@@ -111,7 +114,7 @@ for _, policy in ipairs(policies) do
   step = math.min(step, window / limit)
 end
 if wait > 0 then return {0, wait, 'window', seq, version, text} end
-local next_send = tonumber(redis.call('GET', KEYS[5]))
+local next_send = tonumber(redis.call('GET', next_key))
 if pace and next_send and next_send > now then
   return {0, next_send - now, 'paced', seq, version, text}
 end
@@ -122,23 +125,23 @@ local least_all = nil
 for _, served in pairs(waiting) do
   if least_all == nil or served < least_all then least_all = served end
 end
-local chosen = ''
+local chosen = false
 for i = FIRST_CLIENT, #ARGV do
   if waiting[ARGV[i]] <= least_all then chosen = ARGV[i] break end
 end
-if chosen == '' and #ARGV >= FIRST_CLIENT then
+if not chosen and #ARGV >= FIRST_CLIENT then
   if pace then step = math.max(step, 1000 / pace) end
   return {0, math.max(1, math.floor(step)), 'behind', seq, version, text}
 end
-if chosen ~= '' then
-  redis.call('HINCRBY', KEYS[8], chosen, 1)
-  redis.call('PEXPIRE', KEYS[8], stay + longest)
+if chosen then
+  redis.call('HINCRBY', served_key, chosen, 1)
+  redis.call('PEXPIRE', served_key, stay + longest)
 end
 if pace then
   local interval = 1000 / pace
-  redis.call('SET', KEYS[5], math.max(next_send or now, now) + interval, 'PX', math.ceil(interval) + 1)
+  redis.call('SET', next_key, math.max(next_send or now, now) + interval, 'PX', math.ceil(interval) + 1)
 end
-redis.call('ZADD', KEYS[2], now + lease, ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ttl)  -- past every lease: one that ends is moved, not lost
-redis.call('PEXPIRE', KEYS[1], ttl)
-return {1, ARGV[4], chosen, seq, version, text}
+redis.call('ZADD', leases_key, now + lease, slot)
+redis.call('PEXPIRE', leases_key, ttl)  -- past every lease: one that ends is moved, not lost
+redis.call('PEXPIRE', log_key, ttl)
+return {1, slot, chosen or '', seq, version, text}

@@ -6,18 +6,20 @@
 -- ARGV[1] text     the new rates (Rates.encode)
 -- ARGV[2] seen     the version this process last saw ('' for none)
 -- ARGV[3] ttl      ms the shared rates last unless used (acquire renews them)
--- Returns {1 if they are now the shared rates, version, text in force}.
+-- Returns {1 if they are now the shared rates (else 0), version, text in force}.
 
-local current = redis.call('HMGET', KEYS[1], 'text', 'version')
-if current[1] == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+local rates_key, text, seen, ttl = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3])
+
+local current = redis.call('HMGET', rates_key, 'text', 'version')
+if current[1] == text then
+  redis.call('PEXPIRE', rates_key, ttl)
   return {1, current[2], current[1]}
 end
-if current[2] and current[2] ~= ARGV[2] then
+if current[2] and current[2] ~= seen then
   return {0, current[2], current[1]}
 end
 local t = redis.call('TIME')
 local version = t[1] .. string.format('%06d', t[2])
-redis.call('HSET', KEYS[1], 'text', ARGV[1], 'version', version)
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
-return {1, version, ARGV[1]}
+redis.call('HSET', rates_key, 'text', text, 'version', version)
+redis.call('PEXPIRE', rates_key, ttl)
+return {1, version, text}

@@ -2,9 +2,12 @@
 --
 -- KEYS[1] waiting  "process\nclient" -> when that word expires
 -- ARGV[1] me       this process's id
+-- Returns nothing.
 
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if string.sub(member, 1, #ARGV[1] + 1) == ARGV[1] .. '\n' then
-    redis.call('ZREM', KEYS[1], member)
+local waiting_key, prefix = KEYS[1], ARGV[1] .. '\n'
+
+for _, member in ipairs(redis.call('ZRANGE', waiting_key, 0, -1)) do
+  if string.sub(member, 1, #prefix) == prefix then
+    redis.call('ZREM', waiting_key, member)
   end
 end
