@@ -7,7 +7,9 @@ error of a bad setting, the service's and the emulator's alike.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
     from catfacts.upstream.headers import Quota
@@ -19,28 +21,59 @@ class ConfigError(ValueError):
 
 
 class CatFactsError(Exception):
-    """A failure with the status and message a caller should see."""
+    """A failure with the status and message a caller should see.
+
+    A value: once made it does not change, so one error may end many calls, or be raised in one
+    thread and read in another. What a call adds to it (how far it got, fields for the JSON
+    answer) comes as a new error from the `with_...` methods; the original stays as it was.
+    """
 
     status = 500
     headers: dict[str, str] = {}  # noqa: RUF012 (read only: answered with the error)
 
     def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-        self.fetched: int | None = None
-        self.requested: int | None = None
-        self.details: dict[str, Any] = {}
+        self._set(message=message, retry_after=retry_after, fetched=None, requested=None)
+        self._set(details=MappingProxyType({}))
 
-    def progress(self, fetched: int, requested: int) -> CatFactsError:
-        """Record how far the call got, so the caller knows what the failure cost."""
-        self.fetched, self.requested = fetched, requested
-        return self
+    message: str
+    retry_after: int | None
+    fetched: int | None
+    requested: int | None
+    details: Mapping[str, Any]
 
-    def detail(self, **details: Any) -> CatFactsError:
-        """Add fields to the JSON answer (an estimate, the facts fetched before a shutdown)."""
-        self.details.update(details)
-        return self
+    def __setattr__(self, name: str, value: object) -> None:
+        if name.startswith("__"):  # Python's own: a traceback, a cause, notes
+            super().__setattr__(name, value)
+            return
+        raise AttributeError(f"{type(self).__name__} does not change; use its with_ methods")
+
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        self._set(**(state or {}))  # a copy or an unpickled error is being made
+
+    def _set(self, **fields: Any) -> None:
+        """Fill in fields while the error is being made (`__init__`, `_replace`), never after."""
+        self.__dict__.update(fields)
+
+    def _replace(self, **fields: Any) -> Self:
+        """A copy of this error with `fields` changed; its traceback and cause are not copied."""
+        new = type(self).__new__(type(self), *self.args)
+        new._set(**{k: v for k, v in self.__dict__.items() if not k.startswith("__")})
+        new._set(**fields)
+        return new
+
+    def with_progress(self, fetched: int, requested: int) -> Self:
+        """This error, saying how far the call got, so the caller knows what the failure cost."""
+        return self._replace(fetched=fetched, requested=requested)
+
+    def with_details(self, **details: Any) -> Self:
+        """This error with more fields in its JSON answer (an estimate, the facts so far)."""
+        return self._replace(details=MappingProxyType({**self.details, **details}))
+
+    def without_details(self, *names: str) -> Self:
+        """This error without the fields `names` in its JSON answer."""
+        kept = {name: value for name, value in self.details.items() if name not in names}
+        return self._replace(details=MappingProxyType(kept))
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.message, "status": self.status}
@@ -76,9 +109,9 @@ class UpstreamError(CatFactsError):
 
     quota: Quota | None = None
 
-    def with_quota(self, quota: Quota) -> UpstreamError:
-        self.quota = quota
-        return self
+    def with_quota(self, quota: Quota) -> Self:
+        """This error, carrying the rate-limit headers of the answer that brought it."""
+        return self._replace(quota=quota)
 
 
 class UpstreamRateLimited(UpstreamError):
@@ -100,11 +133,12 @@ class UpstreamRedirected(UpstreamError):
     """
 
     status = 502
+    location: str
+    permanent: bool
 
     def __init__(self, message: str, location: str, permanent: bool) -> None:
         super().__init__(message)
-        self.location = location
-        self.permanent = permanent
+        self._set(location=location, permanent=permanent)
 
 
 class UpstreamTimeout(UpstreamError):

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 
 from catfacts.background import BackgroundLoop
 from catfacts.limiter import Limiter
+from catfacts.limiter.degraded import Fallback
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
 from catfacts.rates import Rates
 from catfacts.settings import Settings
 from catfacts.strategies.all_at_once import AllAtOnce
 from catfacts.strategies.base import Strategy
-from catfacts.strategies.limited.admission import Admission
+from catfacts.strategies.limited.admission import Admission, Closing
 from catfacts.strategies.limited.dispatcher import Dispatcher
 from catfacts.strategies.limited.learning import RateLearner
 from catfacts.strategies.limited.strategy import Limited
@@ -55,9 +56,12 @@ class Services:
         # With auto, where it starts until the upstream says; with Redis, learned by every worker.
         learner = RateLearner(settings.rate, shared=settings.redis_url is not None)
         self.limiter = self._limiter(learner.rates)
-        self.dispatcher = Dispatcher(limited_upstream, self.limiter, learner=learner)
+        closing = Closing()  # one flag: the door and the dispatcher refuse alike once it is set
+        self.dispatcher = Dispatcher(
+            limited_upstream, self.limiter, learner=learner, closing=closing
+        )
         retry_after = math.ceil(learner.rates.longest_window or 1.0)
-        self.admission = Admission(settings.max_calls, retry_after=retry_after)
+        self.admission = Admission(settings.max_calls, retry_after=retry_after, closing=closing)
         strategies = (
             OneByOne(self.sync_upstream),
             AllAtOnce(self.async_upstream),
@@ -72,11 +76,14 @@ class Services:
         settings = self.settings
         if settings.redis_url is None:
             return MemoryLimiter(rates)
-        return RedisLimiter(rates, settings.redis_url, self.upstream_url, settings.upstream_timeout)
+        # Degraded, not dead: on a safe local share while Redis is away (`limiter/degraded.py`).
+        return Fallback(
+            RedisLimiter(rates, settings.redis_url, self.upstream_url, settings.upstream_timeout)
+        )
 
     def drain(self) -> None:
         """Shutdown has begun (SIGTERM): refuse new calls, end the others after the grace."""
-        self.admission.close()
+        self.admission.closing.close()  # at once, in this thread: the loop may be busy
         self.loop.call_soon(self.dispatcher.drain, self.settings.shutdown_grace)
 
     def close(self) -> None:

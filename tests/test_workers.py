@@ -91,7 +91,7 @@ def test_workers_without_redis_each_spend_the_whole_budget_and_meet_429s(
     assert emulator.control.stats()["statuses"].get("429", 0) > 0
 
 
-def test_redis_killed_mid_call_gives_a_clear_503_then_recovers_when_it_returns(
+def test_redis_killed_mid_call_degrades_to_a_local_share_then_recovers_when_it_returns(
     make_app: AppFactory, emulator: EmulatorProcess, private_redis: RedisServer
 ) -> None:
     app: Flask = make_app(redis_url=private_redis.url)
@@ -103,12 +103,11 @@ def test_redis_killed_mid_call_gives_a_clear_503_then_recovers_when_it_returns(
             time.sleep(0.01)
         private_redis.kill()
         response = call.result(timeout=15)
-    assert response.status_code == 503
+    # Degraded, not dead (tests/test_degraded.py): alone in the registry, the whole limit.
+    assert response.status_code == 200
     assert response.json is not None
-    assert "Redis" in response.json["error"]
-    assert 25 <= response.json["fetched"] < 80
-
-    assert app.test_client().get("/cat_async_limited/2").status_code == 503
+    assert len(response.json) == 80
+    assert app.test_client().get("/cat_async_limited/2").status_code == 200
     private_redis.start()
     recovered = app.test_client().get("/cat_async_limited/30")
     assert recovered.status_code == 200

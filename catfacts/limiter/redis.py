@@ -23,17 +23,41 @@ import itertools
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from catfacts.errors import ServiceUnavailable
 from catfacts.limiter import BEHIND, PACED, PAUSED, WINDOW, Limiter, Slot, StateLost, Wait
 from catfacts.rates import Rates
-from catfacts.redis_connect import ERRORS, AsyncClient
+from catfacts.redis_connect import ERRORS, AsyncClient, verdict
 
 STAY_MARGIN_MS = 1000  # a waiting client is forgotten this long after a window without a word
 LEASE_MARGIN = 1.0  # seconds a slot in flight counts past the upstream timeout, then as answered
 REDIS_TIMEOUT = 1.0  # seconds: a Redis that is down must be a prompt 503, never a hang
+
+
+class RedisUnavailable(ServiceUnavailable):
+    """Redis failed the limiter: `lasting` when waiting will not mend it (a refused password, a
+    cluster node named as a server), else it may answer again (down, unreachable, timed out)."""
+
+    cause: str
+    lasting: bool
+
+    def __init__(self, message: str, cause: str, lasting: bool) -> None:
+        super().__init__(message)
+        self._set(cause=cause, lasting=lasting)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What one heartbeat saw, in Redis's milliseconds: the sharers and when each was last
+    heard, and every slot that counts (answered: when; in flight: when its lease ends)."""
+
+    now: int
+    sharers: dict[str, int]
+    answered: list[tuple[str, int]]
+    leases: list[tuple[str, int]]
 
 
 def _script(name: str) -> str:
@@ -63,8 +87,9 @@ class RedisLimiter(Limiter):
         self._redis = AsyncClient(redis_url, REDIS_TIMEOUT)
         self._scripts = {
             name: self._redis.register_script(_script(name))
-            for name in ("acquire", "release", "pause", "share", "withdraw")
+            for name in ("acquire", "release", "pause", "share", "withdraw", "view", "rejoin")
         }
+        self._sharers = f"{prefix}:sharers"  # the registry: who shares, for a fallback's share
 
     async def try_acquire(self, clients: Sequence[str] = ()) -> Slot | Wait:
         # Past the keys' expiry our last `seq` means nothing: the slots legitimately expired too.
@@ -110,6 +135,47 @@ class RedisLimiter(Limiter):
     async def close(self) -> None:
         await self._redis.aclose()
 
+    # --- For the fallback (`degraded.py`): the registry, and coming back after an outage ----
+
+    @property
+    def me(self) -> str:
+        return self._me
+
+    @property
+    def lease(self) -> float:
+        """Seconds a slot in flight may count before Redis takes it as answered."""
+        return self._lease_ms / 1000
+
+    async def heartbeat(self, stale: float) -> Heard:
+        """Say this process shares the slots (for `stale` seconds), and see who else does and
+        which slots count now."""
+        keys = [self._sharers, self._keys[0], self._keys[1]]
+        now, sharers, answered, leases = await self._run(
+            "view", keys, [self._me, round(stale * 1000), self._longest_ms]
+        )
+        return Heard(int(now), dict(_pairs(sharers)), _pairs(answered), _pairs(leases))
+
+    async def rejoin(
+        self, stale: float, answered: Sequence[float], flying: Sequence[tuple[str, float]]
+    ) -> int:
+        """Back after an outage: make Redis count this process's slots that still count (each
+        answer `answered` seconds ago; each lease with seconds left), trust Redis's state again
+        (an empty Redis is expected now, not a loss), and say this process is back. Returns
+        Redis's time (ms)."""
+        args: list[str | int] = [self._me, self._ttl_ms, round(stale * 1000), len(answered)]
+        for n, ago in enumerate(answered):
+            args += [f"{self._me}:back{n}:{uuid.uuid4().hex[:6]}", max(round(ago * 1000), 0)]
+        for slot, left in flying:
+            args += [slot, max(round(left * 1000), 1)]
+        keys = [self._keys[0], self._keys[1], self._sharers]
+        (now,) = await self._run("rejoin", keys, args)
+        self._seen, self._version = 0, ""
+        return int(now)
+
+    def learned_offline(self, rates: Rates) -> None:
+        """Rates learned while Redis was away: share them with the next acquire."""
+        self.rates, self._learned = rates, True
+
     @property
     def _longest_ms(self) -> int:
         return max(round(self.rates.longest_window * 1000), 1000)
@@ -133,14 +199,19 @@ class RedisLimiter(Limiter):
         try:
             result = await self._scripts[script](keys=keys, args=args)
         except ERRORS as error:
-            reason = self._redis.explain(error)
-            raise ServiceUnavailable(
-                f"the shared rate limiter cannot use Redis: {reason}"
+            why = verdict(error, self._redis.form, self._redis.timeout)
+            raise RedisUnavailable(
+                f"the shared rate limiter cannot use Redis: {why}", why.message, why.lasting
             ) from None
         return list(result) if isinstance(result, list) else []
 
 
 _REASONS = {"window": WINDOW, "paused": PAUSED, "behind": BEHIND, "paced": PACED}
+
+
+def _pairs(flat: Sequence[Any]) -> list[tuple[str, int]]:
+    """A WITHSCORES answer: [member, score, ...] as (member, score in ms)."""
+    return [(_text(flat[i]), int(float(flat[i + 1]))) for i in range(0, len(flat) - 1, 2)]
 
 
 def _text(value: Any) -> str:

@@ -184,3 +184,24 @@ def worker_gone(pid: int) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+_degraded: list[Gauge] = []
+
+
+def limiter_degraded(degraded: bool) -> None:
+    """This worker runs on a local share of the limit (1) or spends the shared budget (0); summed
+    over the live workers, it says how many are degraded."""
+    if not _degraded:
+        from prometheus_client import Gauge
+
+        with _lock:
+            if not _degraded:
+                _degraded.append(
+                    Gauge(
+                        "catfacts_limiter_degraded",
+                        "Workers running on a local share of the limit because Redis is away.",
+                        multiprocess_mode="livesum",
+                    )
+                )
+    _degraded[0].set(1 if degraded else 0)

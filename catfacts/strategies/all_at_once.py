@@ -65,7 +65,7 @@ async def fetch_all_at_once(
         log.info("%d of %d requests failed, %d of them refused (429)", len(errors), n, refused)
     failures = [error for error in errors if not isinstance(error, UpstreamRateLimited)]
     if not facts and failures:
-        raise _most_telling(failures).progress(0, n)
+        raise _most_telling(failures).with_progress(0, n)
     return facts
 
 

@@ -45,9 +45,9 @@ def one_by_one(
     queued = timeline.start
     for index in range(1, n + 1):
         if (reason := interrupted()) is not None:
-            raise reason.progress(index - 1, n)
+            raise reason.with_progress(index - 1, n)
         try:
             fact = upstream.fetch_fact(index, level, timeline.attempt(index, queued=queued)).fact
         except UpstreamError as error:
-            raise error.progress(index - 1, n) from None
+            raise error.with_progress(index - 1, n) from None
         yield fact

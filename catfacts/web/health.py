@@ -4,6 +4,11 @@ The upstream is checked with a TCP connection, not a request: a readiness probe 
 must not spend the upstream's quota. Redis must answer as the limiter uses it: a PING, from neither
 a cluster's node named as a server nor a replica (`redis_connect.check`). The background loop must
 answer, and the dispatcher's pump must be alive (or not yet started: it starts on demand).
+
+Redis away for a while (down, unreachable, timed out) is "degraded", not "not ready", once the
+limiter knows its local share (`limiter/degraded.py`): limited calls are still served, within
+the limit, and taking every worker out of rotation because Redis went would make the service
+dead, not degraded. A lasting misconfiguration (a refused password) is "not ready".
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from urllib.parse import urlsplit
 
 from catfacts import redis_connect
 from catfacts.errors import CatFactsError
+from catfacts.limiter.degraded import Fallback
 from catfacts.services import Services
 
 CHECK_TIMEOUT = 2.0  # seconds per check at most: a probe must answer before its own time-out
@@ -25,12 +31,13 @@ class Check:
     name: str
     ok: bool
     reason: str = ""
+    degraded: bool = False  # ok, on a fallback: the reason says which and why
 
 
 def readiness(services: Services) -> list[Check]:
     checks = [_upstream(services)]
     if services.settings.redis_url is not None:
-        checks.append(_redis(services.settings.redis_url))
+        checks.append(_redis(services, services.settings.redis_url))
     checks.append(_pump(services))
     return checks
 
@@ -50,9 +57,20 @@ def _upstream(services: Services) -> Check:
         return Check("upstream", False, f"the upstream cannot be reached ({reason})")
 
 
-def _redis(url: str) -> Check:
+def _redis(services: Services, url: str) -> Check:
+    limiter = services.limiter
+    if isinstance(limiter, Fallback):
+        # The heartbeat registers this worker as a sharer even before its first call.
+        services.loop.run(limiter.probe(), CHECK_TIMEOUT)
+        if limiter.degraded is not None:
+            return Check("redis", True, limiter.degraded, degraded=True)
     verdict = redis_connect.check(url, CHECK_TIMEOUT)
-    return Check("redis", True) if verdict is None else Check("redis", False, verdict.message)
+    if verdict is None:
+        return Check("redis", True)
+    if isinstance(limiter, Fallback) and limiter.can_degrade and not verdict.lasting:
+        reason = f"degraded ({verdict.message}); limited calls run on a local share of the limit"
+        return Check("redis", True, reason, degraded=True)
+    return Check("redis", False, verdict.message)
 
 
 def _pump(services: Services) -> Check:

@@ -38,8 +38,10 @@ def readyz() -> Response:
     detail = {check.name: check.reason or "ok" for check in checks}
     failed = [check.reason for check in checks if not check.ok]
     if failed:
-        raise ServiceUnavailable("not ready: " + "; ".join(failed)).detail(checks=detail)
-    return jsonify({"status": "ready", "checks": detail})
+        raise ServiceUnavailable("not ready: " + "; ".join(failed)).with_details(checks=detail)
+    # Degraded is still ready: calls are served (on a fallback); the reasons say which and why.
+    degraded = any(check.degraded for check in checks)
+    return jsonify({"status": "degraded" if degraded else "ready", "checks": detail})
 
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

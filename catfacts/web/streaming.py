@@ -100,7 +100,7 @@ class FactStream:
     def _failed(self, error: CatFactsError) -> dict[str, Any]:
         self._timeline.close()
         log.warning("%d in a streamed call: %s", error.status, error.message)
-        error.details.pop("facts", None)  # the facts so far are already on their own lines
+        error = error.without_details("facts")  # the facts so far are on their own lines
         line = {**error.body(), "request_id": self._timeline.request_id}
         line["summary"] = {**self._summary(), "status": error.status}
         if self._trace:

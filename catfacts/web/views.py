@@ -98,7 +98,7 @@ def _serve(info: Info, n: int) -> Response:
             facts = strategy.collect(order, runner)
         except CatFactsError as error:
             order.timeline.close()
-            raise error.detail(trace=order.timeline.to_json()) if trace else error from None
+            raise error.with_details(trace=order.timeline.to_json()) if trace else error from None
     order.timeline.close()
     elapsed = (time.perf_counter() - g.started) * 1000
     log.info("%s: %d of %d facts in %.1f ms", request.path, len(facts), n, elapsed)
@@ -113,10 +113,10 @@ def _order(
 ) -> Order:
     """The call as every strategy takes it; the rate in force is the dispatcher's (configured,
     or as the upstream announced it)."""
-    admission = services.admission
+    closing = services.admission.closing
 
     def interrupted() -> CatFactsError | None:
-        if admission.closing:
+        if closing.closed:
             return ServiceUnavailable("the service is shutting down")
         return ClientGone("the caller hung up") if hangup.hung_up(caller) else None
 

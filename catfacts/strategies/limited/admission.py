@@ -17,29 +17,44 @@ from catfacts.errors import ServiceUnavailable
 from catfacts.observe import metrics
 
 
-class Admission:
-    """At most `limit` fact calls in flight in this process, and none once it is shutting down."""
+class Closing:
+    """The one flag that says the service is shutting down, and the one refusal it gives.
 
-    def __init__(self, limit: int, retry_after: int) -> None:
-        self.limit = limit
-        self._retry_after = retry_after
-        self._free = threading.BoundedSemaphore(limit)
-        self._closing = threading.Event()
+    Set from any thread (a signal handler's); the door (`Admission`, the dispatcher) refuses every
+    call from then on, and calls already in ask it between requests.
+    """
+
+    def __init__(self) -> None:
+        self._closed = threading.Event()
 
     @property
-    def closing(self) -> bool:
-        return self._closing.is_set()
+    def closed(self) -> bool:
+        return self._closed.is_set()
 
     def close(self) -> None:
         """Shutdown has begun: every call from now on is refused."""
-        self._closing.set()
+        self._closed.set()
+
+    def refuse(self) -> None:
+        """At the door: a 503 with `Retry-After: 1` once shutdown has begun, else nothing."""
+        if self.closed:
+            metrics.refused("shutting_down")
+            raise ServiceUnavailable("the service is shutting down", retry_after=1)
+
+
+class Admission:
+    """At most `limit` fact calls in flight in this process, and none once it is `closing`."""
+
+    def __init__(self, limit: int, retry_after: int, closing: Closing | None = None) -> None:
+        self.limit = limit
+        self._retry_after = retry_after
+        self._free = threading.BoundedSemaphore(limit)
+        self.closing = closing or Closing()
 
     @contextmanager
     def admit(self) -> Iterator[None]:
         """Hold a place for one call, or refuse it at once with a 503 and `Retry-After`."""
-        if self.closing:
-            metrics.refused("shutting_down")
-            raise ServiceUnavailable("the service is shutting down", retry_after=1)
+        self.closing.refuse()
         if not self._free.acquire(blocking=False):
             metrics.refused("busy")
             raise ServiceUnavailable(
@@ -80,4 +95,4 @@ def refuse_if_late(n: int, estimate: float, deadline: float) -> None:
             f"{n} facts would take about {estimate:.1f} s with the calls queued here, "
             f"more than the {deadline:g} s deadline",
             retry_after=math.ceil(estimate - deadline),
-        ).detail(estimate=round(estimate, 1), deadline=deadline)
+        ).with_details(estimate=round(estimate, 1), deadline=deadline)

@@ -7,7 +7,6 @@ each answer back to the call it came from, so no caller can get another's facts.
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,10 +89,7 @@ class Call:
         """End the call with `error`; what is still queued is dropped, never sent."""
         self.pending.clear()
         if not self.over:
-            # One failure may end many calls (Redis gone): each gets its own copy to count in.
-            own = copy.copy(error)
-            own.details = dict(error.details)
-            self.result.set_exception(own.progress(self.fetched, self.n))
+            self.result.set_exception(error.with_progress(self.fetched, self.n))
 
     def abandon(self) -> None:
         """The caller is gone (deadline, disconnect, shutdown): drop what is still queued."""

@@ -1,0 +1,132 @@
+"""What is known of the upstream's window length W: a bracket, and the best estimate within it.
+
+The reading side of `WindowFinder` (see `windows` for how answers narrow the bracket): W is whole
+seconds, so one whole number in the bracket is W (`exact`), else the largest (`certain`: surely no
+shorter); unbounded, it is searched for (`searching`), with `ends_by` saying when one request
+should look whether the current window ended. Configured windows, and those other workers found,
+stand while the bracket allows them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from catfacts.rates import Rate
+from catfacts.strategies.limited.window_evidence import WindowSeen
+
+COMMON_WINDOWS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 86400)
+SNAP = 0.005  # seconds: a whole number this close to the bracket is taken as in it
+SEARCH = (1.05, 2.05, 3.05)  # seconds after a window's start to look whether it ended, searching
+
+
+class WindowEstimate:
+    """The bracket for W and what it says: the estimate, whether it is exact, when windows end."""
+
+    def __init__(self, told: Iterable[Rate] = ()) -> None:
+        self._told = tuple(told)  # configured rates: a window for the same limit is believed
+        self._shared: tuple[Rate, ...] = ()  # windows other workers found: believed the same
+        self._limit: int | None = None
+        self._announced: float | None = None
+        self._lo, self._hi = 0.0, math.inf
+        self._current: WindowSeen | None = None
+        self._at_least = 0.0  # a tentative guess proved short: the next is twice as long
+
+    @property
+    def window(self) -> float | None:
+        """The best estimate of W; None until a limit was heard."""
+        if self._announced is not None:
+            return self._announced
+        if self._limit is None:
+            return None
+        told = self._told_window()
+        if told is not None:
+            return told
+        if math.isinf(self._hi) and self._at_least:
+            return _tentative(max(self._lo, self._at_least))
+        if math.isinf(self._hi):  # a second more than it lasted: what the next look may find
+            return float(max(math.ceil(self._lo - SNAP), 1) + 1)
+        # W is whole seconds and no longer than the (sound) upper bound: a lower bound that
+        # leaves no whole number was stretched (see `_place`) and gives way.
+        return float(max(math.floor(self._hi + SNAP), 1))
+
+    @property
+    def exact(self) -> bool:
+        """W known: announced, the one whole number in the bracket, or configured and allowed."""
+        told = self._told_window() is not None
+        return self._announced is not None or len(self._whole()) == 1 or told
+
+    @property
+    def certain(self) -> bool:
+        """`window` surely no shorter than W: announced, bounded above, or configured."""
+        told = self._told_window()
+        return self._announced is not None or not math.isinf(self._hi) or told is not None
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(at least, at most) for W, from what was seen."""
+        return self._lo, self._hi
+
+    def _told_window(self) -> float | None:
+        """A configured window that the bracket allows and does not pin: the one for this
+        limit, or the only one configured (a limit announced lower than it is likely its own)."""
+        if self._announced is not None or len(self._whole()) == 1:
+            return None
+        mine = [rate for rate in (*self._told, *self._shared) if rate.limit == self._limit]
+        told = mine or (list(self._told) if len(self._told) == 1 else [])
+        fits = [r.window for r in told if self._lo - SNAP <= r.window <= self._hi + SNAP]
+        return max(fits, default=None)
+
+    def share(self, found: Iterable[Rate]) -> None:
+        """The windows other workers found (through Redis), each surely no shorter than the
+        upstream's: believed as a configured one is, while the answers heard here allow it.
+        Without them each worker searches alone, and its guesses undo what another found."""
+        self._shared = tuple(rate for rate in found if not rate.guess)
+
+    def _whole(self) -> range:
+        """The whole seconds in the bracket."""
+        top = COMMON_WINDOWS[-1] if math.isinf(self._hi) else math.floor(self._hi + SNAP)
+        return range(max(math.ceil(self._lo - SNAP), 1), top + 1)
+
+    def ends_by(self, *, surely: bool = False) -> float | None:
+        """When the current window ends: its bracketed end, or its latest start plus the next
+        look (`_guess`). `surely`: by the answers alone, plus an announced window or the upper
+        bound, never a configured or guessed one; None if they bound nothing."""
+        current = self._current
+        if surely:
+            found = self._announced or self._hi
+            window: float | None = found if math.isinf(found) else float(math.floor(found + SNAP))
+        else:
+            window = self._guess()
+        if current is None or window is None:
+            return None
+        latest = min(current.end[1], current.start[1] + window)
+        return None if math.isinf(latest) else latest
+
+    @property
+    def searching(self) -> bool:
+        return self._limit is not None and not self.certain  # a limit heard, W not bounded
+
+    @property
+    def start_known(self) -> bool:
+        """Whether the current window's start is bracketed from below: we saw it begin."""
+        return self._current is not None and not math.isinf(self._current.start[0])
+
+    def _guess(self) -> float | None:
+        """When to look whether the current window ended, from its latest start: while
+        searching, the next of `SEARCH` past what it lasted (then the tentative window); with
+        two whole numbers left, the shorter, which one request settles; else `window`."""
+        current = self._current
+        if self.searching and current is not None:
+            lasted = max(self._lo, current.end[0] - current.start[1])
+            step = next((step for step in SEARCH if step > lasted + SNAP), None)
+            return self.window if step is None else step
+        whole = self._whole()
+        if self.exact or math.isinf(self._hi) or len(whole) != 2:
+            return self.window
+        return float(whole[0])
+
+
+def _tentative(at_least: float) -> float:
+    """The common window just above what is known, or twice the bound past the longest."""
+    return float(next((w for w in COMMON_WINDOWS if w >= at_least - SNAP), 2 * at_least))
