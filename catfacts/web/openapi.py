@@ -13,258 +13,99 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from catfacts.settings import Settings
-from catfacts.strategies import NDJSON, STRATEGIES, Info
+from catfacts.strategies import STRATEGIES
 from catfacts.web.extension import current_services
+from catfacts.web.openapi_schemas import ERROR, TAGS, facts_operation, plain
 
 bp = Blueprint("openapi", __name__)
 
-_ERROR = {
-    "type": "object",
-    "required": ["error", "status"],
-    "properties": {
-        "error": {"type": "string", "description": "what went wrong, in one sentence"},
-        "status": {"type": "integer"},
-        "request_id": {"type": "string"},
-        "fetched": {"type": "integer", "description": "facts fetched before the failure"},
-        "requested": {"type": "integer"},
-        "retry_after": {"type": "integer", "description": "seconds, as in Retry-After"},
-        "estimate": {"type": "number", "description": "seconds the call would have taken"},
-        "deadline": {"type": "number"},
-        "facts": {"type": "array", "items": {"type": "string"}},
-        "checks": {"type": "object", "additionalProperties": {"type": "string"}},
-    },
-}
-_REQUEST_ID = {
-    "name": "X-Request-ID",
-    "in": "header",
-    "required": False,
-    "description": "the caller's id for this call, echoed and logged; one is made up when it is "
-    "absent or empty",
-    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:@/+=-]{0,128}$"},
-}
-_ANSWER_HEADERS = {
-    "X-Request-ID": {"schema": {"type": "string"}},
-    "Server-Timing": {"schema": {"type": "string"}, "description": "total;dur=<ms>"},
-}
-_INBOUND = "with CATFACTS_INBOUND_LIMIT: the IETF draft's structured field"
-_RETRY_AFTER = {"schema": {"type": "integer"}, "description": "seconds"}
-_NDJSON_LINES = (
-    "With Accept: application/x-ndjson, one JSON object a line: "
-    '{"index": 3, "fact": "..."} per fact as it arrives, {"progress": {...}} during a long '
-    'wait, and last {"summary": {...}}, or {"error": "...", "status": 503} when the call '
-    "failed midway."
-)
-# The groups the operations are listed under (`tags`), in the order people meet them.
-_TAGS = [
-    {"name": "facts", "description": "n cat facts, fetched three ways from a rate-limited API"},
-    {"name": "page", "description": "pages for people: the waterfall and these docs"},
-    {"name": "operations", "description": "health, readiness, metrics and this description"},
-]
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "headers": _ANSWER_HEADERS,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
-def _refused_by_server() -> dict[str, Any]:
-    """What gunicorn itself refuses before the app sees it (`server_errors`), on every path."""
-    return {
-        "414": _error("the request line is longer than 4094 bytes"),
-        "431": _error("too many headers, or one longer than 8190 bytes"),
-    }
-
-
-_FACTS = {"type": "array", "items": {"type": "string"}}
-_TRACED = {
-    "type": "object",
-    "required": ["facts", "trace"],
-    "properties": {"facts": _FACTS, "trace": {"type": "object"}},
-}
-
-
-def _facts_operation(info: Info, settings: Settings) -> dict[str, Any]:
-    parameters: list[dict[str, Any]] = [
-        {
-            "name": "n",
-            "in": "path",
-            "required": True,
-            "schema": {"type": "integer", "minimum": 0, "maximum": settings.max_facts},
-        },
-        _REQUEST_ID,
-        {
-            "name": "trace",
-            "in": "query",
-            "required": False,
-            "description": "1 adds the call's timeline: the JSON answer becomes "
-            '{"facts": [...], "trace": {...}}, and an error carries its trace too',
-            "schema": {"type": "string", "enum": ["1", "0", "true", "false"]},
-        },
-    ]
-    if info.takes_deadline:
-        parameters.append(
-            {
-                "name": "deadline",
-                "in": "query",
-                "required": False,
-                "description": "seconds the caller will wait; refused at once if the queue "
-                "cannot serve the call in time",
-                "schema": {"type": "number", "exclusiveMinimum": 0},
-            }
-        )
-    limit_headers = {
-        "RateLimit-Policy": {"schema": {"type": "string"}, "description": _INBOUND},
-        "RateLimit": {"schema": {"type": "string"}, "description": _INBOUND},
-    }
-    fact_headers = {
-        **_ANSWER_HEADERS,
-        **limit_headers,
-        "X-Facts-Requested": {"schema": {"type": "integer"}},
-        "X-Facts-Returned": {"schema": {"type": "integer"}},
-    }
-    refused = _error("this client's inbound limit is spent (CATFACTS_INBOUND_LIMIT)")
-    refused["headers"] = {**refused["headers"], **limit_headers, "Retry-After": _RETRY_AFTER}
-    operation: dict[str, Any] = {
-        "operationId": info.name,
-        "tags": ["facts"],
-        "summary": info.description,
-        "description": f"{info.label}: {info.description}. The answer is a JSON array of the "
-        "facts (with ?trace=1, the facts and the call's timeline). " + _NDJSON_LINES,
-        "parameters": parameters,
-        "responses": {
-            "200": {
-                "description": "the facts",
-                "headers": fact_headers,
-                "content": {
-                    "application/json": {"schema": {"oneOf": [_FACTS, _TRACED]}},
-                    # A media type object has no `description` in OpenAPI 3.1: its schema does.
-                    NDJSON: {"schema": {"type": "string", "description": _NDJSON_LINES}},
-                },
+_HTML_TEXT = {"text/html": {"schema": {"type": "string"}}}
+_HEALTH = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "string"},
+                "checks": {"type": "object", "additionalProperties": {"type": "string"}},
             },
-            "400": _error(
-                "n above CATFACTS_MAX_FACTS, a bad deadline or trace, or a hostile header"
-            ),
-            "401": _error("API keys are configured and none valid was sent"),
-            "404": _error("n is not a whole number"),
-            "406": _error("Accept allows neither JSON nor NDJSON"),
-            "429": refused,
-            **_refused_by_server(),
-            "502": _error("the upstream answered, but not with a fact"),
-            "503": _error("upstream 429, busy, deadline, shutting down, or Redis unreachable"),
-            "504": _error("the upstream timed out, could not be reached, or gave nothing"),
-        },
-    }
-    if settings.keys:
-        operation["security"] = [{"ApiKey": []}, {"Bearer": []}]
-    return operation
-
-
-def _plain(
-    operation_id: str,
-    tag: str,
-    summary: str,
-    description: str,
-    content: dict[str, Any],
-    *,
-    errors: dict[str, str],
-) -> dict[str, Any]:
-    responses: dict[str, Any] = {
-        "200": {"description": summary, "headers": _ANSWER_HEADERS, "content": content}
-    }
-    responses.update({status: _error(why) for status, why in errors.items()})
-    responses.update(_refused_by_server())
-    operation = {
-        "operationId": operation_id,
-        "tags": [tag],
-        "summary": summary,
-        "description": description,
-        "parameters": [_REQUEST_ID],
-        "responses": responses,
-    }
-    return {"get": operation}
-
-
-def describe(settings: Settings) -> dict[str, Any]:
-    """The OpenAPI document for a service running with `settings`."""
-    html_text = {"text/html": {"schema": {"type": "string"}}}
-    health = {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "required": ["status"],
-                "properties": {
-                    "status": {"type": "string"},
-                    "checks": {"type": "object", "additionalProperties": {"type": "string"}},
-                },
-            }
         }
     }
-    bad_id = {"400": "a hostile X-Request-ID"}
-    paths: dict[str, Any] = {
-        f"{info.path}/{{n}}": {"get": _facts_operation(info, settings)}
-        for info in STRATEGIES.values()
-    }
-    paths |= {
-        "/": _plain(
-            "waterfall",
-            "page",
-            "the waterfall page: run the strategies, watch their requests",
-            "An HTML page that runs one strategy or all three for n facts and draws each "
-            "upstream request as a bar, from the service's own timelines.",
-            html_text,
-            errors=bad_id,
-        ),
-        "/hello/": _plain(
+}
+_BAD_ID = {"400": "a hostile X-Request-ID"}
+
+
+def _operator_paths() -> dict[str, Any]:
+    """The operator's endpoints, each a plain GET (and the seed's greeting among them)."""
+    return {
+        "/hello/": plain(
             "hello",
             "operations",
             "a greeting (as Flask answers a string)",
             "The seed's greeting, kept as it was: a plain string served as HTML.",
-            html_text,
-            errors=bad_id,
+            _HTML_TEXT,
+            errors=_BAD_ID,
         ),
-        "/healthz": _plain(
+        "/healthz": plain(
             "healthz",
             "operations",
             "the process answers",
             "Liveness: 200 while the process can answer at all; it checks nothing else.",
-            health,
-            errors=bad_id,
+            _HEALTH,
+            errors=_BAD_ID,
         ),
-        "/readyz": _plain(
+        "/readyz": plain(
             "readyz",
             "operations",
             "the upstream, Redis and the pump are reachable",
             "Readiness: 200 when the upstream, Redis (when configured) and the pump answer; "
             "503 with the failing checks otherwise.",
-            health,
-            errors={**bad_id, "503": "not ready, with the reason"},
+            _HEALTH,
+            errors={**_BAD_ID, "503": "not ready, with the reason"},
         ),
-        "/metrics": _plain(
+        "/metrics": plain(
             "metrics",
             "operations",
             "Prometheus' text format",
             "The service's counters and histograms, for Prometheus to scrape.",
             {"text/plain": {"schema": {"type": "string"}}},
-            errors=bad_id,
+            errors=_BAD_ID,
         ),
-        "/openapi.json": _plain(
+        "/openapi.json": plain(
             "openapi",
             "operations",
             "this description",
             "This OpenAPI 3.1 document, made from the running settings.",
             {"application/json": {"schema": {"type": "object"}}},
-            errors=bad_id,
+            errors=_BAD_ID,
         ),
-        "/docs": _plain(
+    }
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI document for a service running with `settings`."""
+    paths: dict[str, Any] = {
+        f"{info.path}/{{n}}": {"get": facts_operation(info, settings)}
+        for info in STRATEGIES.values()
+    }
+    paths |= {
+        "/": plain(
+            "waterfall",
+            "page",
+            "the waterfall page: run the strategies, watch their requests",
+            "An HTML page that runs one strategy or all three for n facts and draws each "
+            "upstream request as a bar, from the service's own timelines.",
+            _HTML_TEXT,
+            errors=_BAD_ID,
+        ),
+        **_operator_paths(),
+        "/docs": plain(
             "docs",
             "page",
             "this description, to read",
             "This description as an HTML page that needs nothing from the network.",
             {"text/html": {"schema": {"type": "string"}}},
-            errors=bad_id,
+            errors=_BAD_ID,
         ),
     }
     return {
@@ -276,10 +117,10 @@ def describe(settings: Settings) -> dict[str, Any]:
             "contact": {"name": "the catfacts maintainers (see the README)"},
         },
         "servers": [{"url": "/", "description": "this service, wherever it answers"}],
-        "tags": _TAGS,
+        "tags": TAGS,
         "paths": paths,
         "components": {
-            "schemas": {"Error": _ERROR},
+            "schemas": {"Error": ERROR},
             "securitySchemes": {
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "Bearer": {"type": "http", "scheme": "bearer"},
