@@ -240,3 +240,14 @@ def test_a_guessed_window_is_shared_as_a_guess() -> None:
     guessed = Rates((Rate(10, 2.0, guess=True), Rate(100, 60.0)))
     assert Rates.decode(guessed.encode()).policies[0].guess
     assert not Rates.decode(guessed.encode()).policies[1].guess
+
+
+def test_configured_limits_named_one_at_a_time_each_keep_their_window_evidence() -> None:
+    # Laravel names whichever limit binds: 20 a second, then the 60 per 10 s one, then 20 again.
+    learner = RateLearner(Rates.parse("20/second;60 per 10 seconds"))
+    learner.hear(heard(Quota(limit=20, remaining=19), 0.005, rtt=0.005))  # the first hit
+    learner.hear(heard(Quota(limit=20, remaining=0), 0.5, rtt=0.005))
+    learner.hear(heard(Quota(limit=60, remaining=30), 1.01, rtt=0.005))
+    learner.hear(heard(Quota(limit=20, remaining=19), 1.02, rtt=0.005))  # a refill: it ended
+    assert learner.windows.bounds[1] < 1.1  # bounded by what the 20's finder saw, not anew
+    assert learner.windows.window == 1.0

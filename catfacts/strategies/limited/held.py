@@ -14,7 +14,7 @@ from collections import deque
 
 from catfacts.rates import Rate, Rates
 from catfacts.strategies.limited.pace import as_rate
-from catfacts.strategies.limited.windows import WindowFinder
+from catfacts.strategies.limited.window_finders import Windows
 
 CAUTIOUS = Rate(60, 60.0, "60/minute")  # what the limit reads as when nothing at all is known
 SPARES = 2  # requests a window keeps while its length is searched for, to look at its end
@@ -34,7 +34,7 @@ class HeldCredit:
     window's length, or for other clients of our IP."""
 
     def __init__(
-        self, rates: Rates, windows: WindowFinder | None = None, *, shared: bool = False
+        self, rates: Rates, windows: Windows | None = None, *, shared: bool = False
     ) -> None:
         self._rates = rates
         self.windows = windows

@@ -19,7 +19,8 @@ import logging
 
 from catfacts.rates import Rate, Rates
 from catfacts.strategies.limited.pace import START, Pacer
-from catfacts.strategies.limited.windows import Answer, WindowFinder
+from catfacts.strategies.limited.window_finders import WindowFinders
+from catfacts.strategies.limited.windows import Answer
 from catfacts.upstream.headers import Quota
 
 __all__ = ["Answer", "RateLearner"]
@@ -36,7 +37,7 @@ class RateLearner:
         self.configured = configured
         self._shared = shared  # several workers learn together (Redis): see `Pacer`
         told = () if configured is None else configured.policies
-        self.windows = WindowFinder(told)  # share it with `UpstreamQuota`: when windows end
+        self.windows = WindowFinders(told)  # share it with `UpstreamQuota`: when windows end
         self._now = 0.0  # the latest answer's time: the pacer's clock
         self._policies: tuple[Rate, ...] = ()
         self._pacer: Pacer | None = None
