@@ -30,7 +30,7 @@ class AllAtOnce(LoopStrategy):
     def __init__(self, upstream: AsyncUpstream) -> None:
         self._upstream = upstream
 
-    async def fetch(self, order: Order, on_fact: OnFact | None = None) -> list[str]:
+    async def run(self, order: Order, on_fact: OnFact | None = None) -> list[str]:
         return await fetch_all_at_once(self._upstream, order.n, order.timeline, on_fact)
 
     def timeout(self, n: int) -> float:

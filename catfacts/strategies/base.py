@@ -86,14 +86,23 @@ class ThreadStrategy(Strategy):
 
 
 class LoopStrategy(Strategy):
-    """Sends from the event loop; an asyncio program awaits `fetch` on its own loop."""
+    """Sends from the event loop; an asyncio program awaits `fetch` on its own loop.
 
-    @abstractmethod
+    A call is admitted once, then run: `fetch` does both, `stream` admits first (so that a
+    refusal is still a plain error) and then runs it.
+    """
+
     async def fetch(self, order: Order, on_fact: OnFact | None = None) -> list[str]:
         """The facts; `on_fact(index, fact)` hears of each as it arrives."""
+        await self.admit(order)
+        return await self.run(order, on_fact)
 
     async def admit(self, order: Order) -> None:
         """Refuse at once, before anything is spent, a call that cannot be served; most can."""
+
+    @abstractmethod
+    async def run(self, order: Order, on_fact: OnFact | None = None) -> list[str]:
+        """The facts of a call already admitted; `on_fact` as for `fetch`."""
 
     def timeout(self, n: int) -> float | None:
         """The longest a call for n facts may take; None when the strategy bounds it itself."""
@@ -104,4 +113,4 @@ class LoopStrategy(Strategy):
 
     def stream(self, order: Order, runner: Runner, trace: bool) -> Events:
         runner.run(self.admit(order))  # a refusal is still a plain error, before any line goes
-        return LoopEvents(runner, lambda on_fact: self.fetch(order, on_fact), order.timeline, trace)
+        return LoopEvents(runner, lambda on_fact: self.run(order, on_fact), order.timeline, trace)

@@ -83,12 +83,25 @@ class Dispatcher:
         """Exactly n facts for one caller, or an error saying what happened and how far it got.
 
         With a `deadline`, a call the queue cannot serve in time is refused before it spends
-        anything. A call let in is never failed for time while the dispatcher gets facts: only
-        when no fact came back for anyone for a while (`stall`). `timeline` records its requests
-        and waits; `on_fact(index, fact)` hears of each fact as it arrives. Turns go round
-        `client`s first, then round each client's calls.
+        anything (`admit`); a call let in is `run`.
         """
         await self.admit(n, deadline, client)
+        return await self.run(n, timeline, on_fact, client)
+
+    async def run(
+        self,
+        n: int,
+        timeline: Timeline | None = None,
+        on_fact: Callable[[int, str], None] | None = None,
+        client: str = "",
+    ) -> list[str]:
+        """The facts of a call already admitted (`admit`, once per call).
+
+        It is never failed for time while the dispatcher gets facts: only when no fact came back
+        for anyone for a while (`stall`). `timeline` records its requests and waits; `on_fact(index,
+        fact)` hears of each fact as it arrives. Turns go round `client`s first, then round each
+        client's calls.
+        """
         if n == 0:
             return []
         if not self._calls:
@@ -141,8 +154,9 @@ class Dispatcher:
     async def admit(self, n: int, deadline: float | None, client: str = "") -> None:
         """Refuse now (503) a call that cannot finish within `deadline`, or any during shutdown.
 
-        `fetch` asks this itself; a streamed answer asks first, so that a refusal keeps its
-        status. (A coroutine, so that other threads run it on the loop, which owns the queue.)
+        `fetch` asks this, then runs the call; a streamed answer asks it first and then `run`s,
+        so that a refusal keeps its status. (A coroutine, so that other threads run it on the
+        loop, which owns the queue.)
         """
         self._closing.refuse()
         if deadline is None or n == 0:

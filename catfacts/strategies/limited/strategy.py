@@ -19,8 +19,5 @@ class Limited(LoopStrategy):
         """Refused at once (503, with the estimate) if the queue cannot serve it in time."""
         await self._dispatcher.admit(order.n, order.deadline, order.client)
 
-    async def fetch(self, order: Order, on_fact: OnFact | None = None) -> list[str]:
-        dispatcher = self._dispatcher
-        return await dispatcher.fetch(
-            order.n, order.deadline, order.timeline, on_fact, order.client
-        )
+    async def run(self, order: Order, on_fact: OnFact | None = None) -> list[str]:
+        return await self._dispatcher.run(order.n, order.timeline, on_fact, order.client)
