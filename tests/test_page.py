@@ -145,3 +145,40 @@ def test_the_page_says_the_limit_it_runs_against(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert response.content_type.startswith("text/html")
     assert "allows 20 requests a second" in response.text
+
+
+def test_a_run_of_1000_stays_a_page_of_readable_lanes(
+    running_service: StartService, browser: Page
+) -> None:
+    # All three for 1000 against 20 a second: one by one stops at its first 429, all at once is
+    # refused most, and limited (50 s) is stopped once it has drawn some. Every lane has 1000 rows
+    # of bars a few pixels tall, scrolling in a box of its own rather than in a 30,000-px page.
+    url, _ = running_service()
+    browser.goto(url)
+    browser.fill("#n", "1000")
+    browser.select_option("#strategy", "all")
+    browser.click("#run")
+    browser.wait_for_selector(
+        '.lane[data-strategy="limited"][data-state="running"] .bar.ok', timeout=30_000
+    )
+    browser.click("#stop")
+    browser.wait_for_selector("body[data-finished]", timeout=30_000)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.screenshot(path=ARTIFACTS / "waterfall-1000.png", full_page=True)
+
+    assert browser.evaluate("document.documentElement.scrollHeight") < 3000
+    lanes = browser.locator(".lane")
+    assert lanes.count() == 3
+    for lane in lanes.all():
+        assert lane.locator(".row").count() == 1000
+        stats = lane.locator(".stats")
+        assert stats.is_visible()
+        assert " / 1000" in stats.inner_text()
+        rows = lane.locator(".rows")
+        assert rows.evaluate("r => r.scrollHeight > r.clientHeight")  # the rows scroll, in a
+        assert rows.evaluate("r => r.clientHeight") <= 440  # box of one screen at most
+        assert rows.get_attribute("tabindex") == "0"  # that the keyboard can scroll
+        bar = lane.locator(".bar").first.bounding_box()
+        assert bar is not None and bar["height"] >= 3  # not 0.4-px rows squeezed together
+    all_at_once = browser.locator('.lane[data-strategy="all_at_once"]')
+    assert all_at_once.locator(".bar.refused").count() > 900

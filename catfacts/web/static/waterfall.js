@@ -13,6 +13,11 @@
   const STRATEGIES = JSON.parse(lanesEl.dataset.strategies); // key -> [label, path]
   const ORDER = JSON.parse(lanesEl.dataset.order); // the table's order, which JSON objects lose
   const MARGIN = { left: 38, right: 64, top: 20, bottom: 4 };
+  const HEAD = MARGIN.top + 12; // the axis, then a line for the markers' labels
+  const PAD = 4; // above the first row, so that its label is not cut by the rows' box
+  // Rows are 9 px while n is small, shrink to fill 420 px as n grows, and never go below 5 px: past
+  // that (n > 84) the rows scroll in their own box (.rows, max-height in the CSS), not the page.
+  const ROW = { tall: 9, least: 5, plot: 420, shortest: 90 };
 
   let lanes = [];
   let controller = null;
@@ -43,11 +48,16 @@
       this.el.dataset.strategy = key;
       this.el.dataset.requestId = this.requestId;
       this.el.dataset.state = "waiting";
-      this.el.innerHTML = `<h2>${escape(STRATEGIES[key][0])} <span class="stats">waiting…</span></h2>
-        <p class="failure" hidden></p><svg role="img" aria-label="waterfall of ${escape(STRATEGIES[key][0])}"></svg>`;
+      const label = escape(STRATEGIES[key][0]);
+      // The time axis and the markers' labels stay above the rows' box, seen while the rows scroll.
+      this.el.innerHTML = `<h2>${label} <span class="stats">waiting…</span></h2>
+        <p class="failure" hidden></p><svg class="head" aria-hidden="true"></svg>
+        <div class="rows" tabindex="0" role="region" aria-label="rows of ${label}, one per fact"><svg class="plot" role="img" aria-label="waterfall of ${label}"></svg></div>`;
       this.stats = this.el.querySelector(".stats");
       this.failureEl = this.el.querySelector(".failure");
-      this.svg = this.el.querySelector("svg");
+      this.head = this.el.querySelector("svg.head");
+      this.box = this.el.querySelector(".rows");
+      this.svg = this.el.querySelector("svg.plot");
     }
 
     get live() { return this.el.dataset.state === "running"; }
@@ -115,24 +125,30 @@
 
     render(scaleMs) {
       this.header();
-      const width = Math.max(this.svg.clientWidth || 900, 300);
+      const rowH = Math.max(Math.min(Math.max(this.n * ROW.tall, ROW.shortest), ROW.plot) / this.n, ROW.least);
+      const rows = rowH * this.n;
+      const barH = rowH * 0.72;
+      const height = PAD + rows + MARGIN.bottom;
+      // The height first: whether the box shows a scrollbar decides the width left to draw in.
+      this.svg.setAttribute("height", height);
+      const width = Math.max(this.box.clientWidth || 900, 300);
       const plot = width - MARGIN.left - MARGIN.right;
-      const rows = Math.min(Math.max(this.n * 9, 90), 420);
-      const rowH = rows / this.n;
-      const barH = Math.max(rowH * 0.72, 0.8);
-      const height = MARGIN.top + rows + MARGIN.bottom;
       const x = (ms) => MARGIN.left + (Math.max(ms, 0) / scaleMs) * plot;
-      const y = (fact) => MARGIN.top + (fact - 1) * rowH + (rowH - barH) / 2;
+      const y = (fact) => PAD + (fact - 1) * rowH + (rowH - barH) / 2;
       const out = [];
+      const head = [];
 
-      out.push(axis(scaleMs, x, height));
+      head.push(axis(scaleMs, x));
+      out.push(grid(scaleMs, x, height));
+      // A wait's label sits at the bottom of what the box shows at first, not of all the rows.
+      const labelY = PAD + Math.min(rows, ROW.plot) - 6;
       for (const w of merged(this.waits, scaleMs / plot)) {
         const left = x(w.start_ms);
         const span = Math.max(x(w.end_ms) - left, 1);
-        out.push(`<g class="wait"><rect class="waitband" x="${left}" y="${MARGIN.top}" width="${span}" height="${rows}"><title>waited ${formatMs(w.end_ms - w.start_ms)} for ${escape(w.reason)}</title></rect>`);
+        out.push(`<g class="wait"><rect class="waitband" x="${left}" y="${PAD}" width="${span}" height="${rows}"><title>waited ${formatMs(w.end_ms - w.start_ms)} for ${escape(w.reason)}</title></rect>`);
         const label = `waiting for ${w.reason}`;
         if (span > label.length * 5.6 + 12 && rows > 40) {
-          out.push(`<text class="waitlabel" x="${left + span / 2}" y="${MARGIN.top + rows - 6}" text-anchor="middle">${escape(label)}</text>`);
+          out.push(`<text class="waitlabel" x="${left + span / 2}" y="${labelY}" text-anchor="middle">${escape(label)}</text>`);
         }
         out.push("</g>");
       }
@@ -142,11 +158,14 @@
         byFact.get(r.fact).push(r);
       }
       const now = this.elapsed();
-      const labelEvery = Math.ceil(this.n / Math.max(Math.floor(rows / 14), 1));
+      // Row numbers at least 14 px apart, on a round step (1, 2, 5, 10, 20, 50…), and fact 1.
+      const fewest = Math.ceil(14 / rowH);
+      const power = 10 ** Math.floor(Math.log10(fewest));
+      const labelEvery = [1, 2, 5, 10].map((m) => m * power).find((step) => step >= fewest);
       for (let fact = 1; fact <= this.n; fact++) {
         const top = y(fact);
         out.push(`<g class="row" data-fact="${fact}">`);
-        if (fact === 1 || fact % labelEvery === 0) {
+        if (fact === 1 || (fact % labelEvery === 0 && fact - 1 >= fewest)) {
           out.push(`<text class="rowlabel" x="${MARGIN.left - 6}" y="${top + barH / 2 + 3.5}" text-anchor="end">${fact}</text>`);
         }
         const attempts = byFact.get(fact) || [];
@@ -156,10 +175,20 @@
         for (const r of attempts) out.push(bar(r, x, top, barH));
         out.push("</g>");
       }
-      if (this.summary && this.summary.ideal_ms != null) out.push(marker("ideal", this.summary.ideal_ms, "ideal", x, height));
-      out.push(marker(this.live ? "now" : "total", now, this.live ? "" : formatMs(now), x, height));
+      const markers = [];
+      if (this.summary && this.summary.ideal_ms != null) markers.push(["ideal", this.summary.ideal_ms, "ideal"]);
+      markers.push([this.live ? "now" : "total", now, this.live ? "" : formatMs(now)]);
+      for (const [kind, ms, label] of markers) {
+        head.push(marker(kind, ms, label, x, MARGIN.top - 4, HEAD));
+        out.push(marker(kind, ms, "", x, 0, height - MARGIN.bottom));
+      }
+      // Both drawings get the box's width, so the axis stays over the rows beside a scrollbar.
+      this.head.setAttribute("viewBox", `0 0 ${width} ${HEAD}`);
+      this.head.setAttribute("width", width);
+      this.head.setAttribute("height", HEAD);
+      this.head.innerHTML = head.join("");
       this.svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-      this.svg.setAttribute("height", height);
+      this.svg.setAttribute("width", width);
       this.svg.innerHTML = out.join("");
     }
   }
@@ -189,20 +218,31 @@
     return `${queue}<rect class="${classes}" data-status="${r.status ?? ""}" x="${x(sent)}" y="${top}" width="${Math.max(x(end) - x(sent), 3)}" height="${barH}" rx="${Math.min(barH / 3, 2)}"><title>${escape(title)}</title></rect>`;
   }
 
-  function marker(kind, ms, label, x, height) {
+  // A marker's line runs from top to bottom; its label, if any, sits just right of the line's top.
+  function marker(kind, ms, label, x, top, bottom) {
     const at = x(ms);
-    return `<g class="marker ${kind}"><line x1="${at}" x2="${at}" y1="${MARGIN.top - 4}" y2="${height - MARGIN.bottom}"/>${label ? `<text x="${at + 4}" y="${MARGIN.top + 8}">${escape(label)}</text>` : ""}</g>`;
+    return `<g class="marker ${kind}"><line x1="${at}" x2="${at}" y1="${top}" y2="${bottom}"/>${label ? `<text x="${at + 4}" y="${top + 12}">${escape(label)}</text>` : ""}</g>`;
   }
 
-  function axis(scaleMs, x, height) {
+  function ticks(scaleMs) {
     const rough = scaleMs / 8;
     const power = 10 ** Math.floor(Math.log10(rough));
     const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= rough);
-    const ticks = [];
-    for (let ms = 0; ms <= scaleMs + 1e-9; ms += step) {
-      ticks.push(`<line x1="${x(ms)}" x2="${x(ms)}" y1="${MARGIN.top - 4}" y2="${height - MARGIN.bottom}"/><text x="${x(ms)}" y="${MARGIN.top - 8}" text-anchor="middle">${formatMs(ms)}</text>`);
-    }
-    return `<g class="axis">${ticks.join("")}<line class="base" x1="${MARGIN.left}" x2="${x(scaleMs)}" y1="${MARGIN.top - 4}" y2="${MARGIN.top - 4}"/></g>`;
+    const out = [];
+    for (let ms = 0; ms <= scaleMs + 1e-9; ms += step) out.push(ms);
+    return out;
+  }
+
+  // The axis above the box: the times and the base line.
+  function axis(scaleMs, x) {
+    const labels = ticks(scaleMs).map((ms) => `<line x1="${x(ms)}" x2="${x(ms)}" y1="${MARGIN.top - 4}" y2="${HEAD}"/><text x="${x(ms)}" y="${MARGIN.top - 8}" text-anchor="middle">${formatMs(ms)}</text>`);
+    return `<g class="axis">${labels.join("")}<line class="base" x1="${MARGIN.left}" x2="${x(scaleMs)}" y1="${MARGIN.top - 4}" y2="${MARGIN.top - 4}"/></g>`;
+  }
+
+  // The axis's lines carried down through the rows.
+  function grid(scaleMs, x, height) {
+    const lines = ticks(scaleMs).map((ms) => `<line x1="${x(ms)}" x2="${x(ms)}" y1="0" y2="${height - MARGIN.bottom}"/>`);
+    return `<g class="axis">${lines.join("")}</g>`;
   }
 
   function draw() {
