@@ -17,12 +17,12 @@ import gc
 import logging
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
 
 import aiohttp
 
+from bench.harness import print_table
 from catfacts import create_app
 from catfacts.emulator.process import EmulatorProcess
 from catfacts.observe.timeline import Timeline
@@ -180,15 +180,6 @@ def main() -> None:
         ["", "CPU ms", "CPU ms / upstream request", "wall ms", "CPU ratio", "wall ratio"],
         rows,
     )
-
-
-def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    """A Markdown table, so it can be pasted into the README as it is."""
-    lines = [f"\n### {title}\n", "| " + " | ".join(header) + " |"]
-    lines.append("|---|" + "|".join("---:" for _ in header[1:]) + "|")
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    sys.stdout.write("\n".join(lines) + "\n")
-    sys.stdout.flush()
 
 
 if __name__ == "__main__":

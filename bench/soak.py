@@ -10,7 +10,8 @@ process's resident memory (VmRSS), open file descriptors and threads are read fr
 
 The defaults are the measurement of issue 18: 4,000 calls of warm-up, then 20,000 from 6,000
 addresses, 16 at a time; each process must grow by at most 2 MiB over them. SOAK_CALLS=2000
-(and a smaller SOAK_WARMUP) gives a quick look. It stands alone: nothing from `tests`.
+(and a smaller SOAK_WARMUP) gives a quick look. It stands alone: nothing from
+`tests`; its port and table are the bench's own (`bench.processes`, `bench.harness`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import itertools
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +32,9 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.harness import print_table
+from bench.processes import catfacts_env, free_port
 
 RATE = "2000/second"
 WARMUP = int(os.environ.get("SOAK_WARMUP", "4000"))
@@ -87,19 +90,11 @@ def address(index: int) -> str:
     return f"127.{20 + block // 256}.{block % 256}.{host + 1}"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 class Service:
     """`python -m catfacts` in a child process, its output drained (the last lines kept)."""
 
     def __init__(self, port: int) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CATFACTS_")}
-        env.pop("WEB_CONCURRENCY", None)
+        env = catfacts_env()
         env |= {
             "CATFACTS_RATE_LIMIT": RATE,
             "CATFACTS_HOST": "127.0.0.1",
@@ -302,15 +297,6 @@ def report(caller: Caller, run: Run) -> None:
     if run.sizes is not None:
         lines.append(f"Embedded upstream's structures at the end: {json.dumps(run.sizes)}\n")
     sys.stdout.write("".join(lines))
-    sys.stdout.flush()
-
-
-def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """A Markdown table, as the other sections print theirs."""
-    lines = [f"\n### {title}\n", "| " + " | ".join(header) + " |"]
-    lines.append("|" + "|".join("---:" for _ in header) + "|")
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 
 
