@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from catfacts.errors import ServiceUnavailable, UpstreamTimeout
+from catfacts.errors import ServiceUnavailable, UpstreamTimeout, shutting_down
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -74,7 +74,7 @@ class BackgroundLoop:
                     if not self.responsive():
                         raise ServiceUnavailable("the background loop is not responding") from None
         except concurrent.futures.CancelledError:
-            raise ServiceUnavailable("the service is shutting down") from None
+            raise shutting_down() from None
         finally:
             future.cancel()
 

@@ -153,6 +153,13 @@ class ServiceUnavailable(CatFactsError):
     status = 503
 
 
+def shutting_down(fetched: int | None = None, n: int | None = None) -> ServiceUnavailable:
+    """The one refusal shutdown gives, at the door or to a call it cuts short (with its count)."""
+    if fetched is None or n is None:
+        return ServiceUnavailable("the service is shutting down", retry_after=1)
+    return ServiceUnavailable(f"the service is shutting down; got {fetched} of {n} facts")
+
+
 class ClientGone(CatFactsError):
     """The caller hung up before the answer was ready; nginx's 499, seen only in the log."""
 

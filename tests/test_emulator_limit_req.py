@@ -10,7 +10,7 @@ import urllib3
 from catfacts.emulator.app import NGINX_429_PAGE
 from catfacts.emulator.limit_req import LeakyBucketThrottle, milli_rate
 from catfacts.emulator.process import EmulatorProcess
-from catfacts.emulator.throttle import Rate
+from catfacts.rates import Rate
 from tests.support import Api
 
 

@@ -14,8 +14,9 @@ from catfacts.emulator.config import EmulatorConfig
 from catfacts.emulator.limit_req import LeakyBucketThrottle
 from catfacts.emulator.process import max_in_any_window
 from catfacts.emulator.state import EmulatorState
-from catfacts.emulator.throttle import FixedWindowThrottle, Rate
+from catfacts.emulator.throttle import FixedWindowThrottle
 from catfacts.emulator.traffic import KEYS_KEPT, RecentCounts, TrafficLog
+from catfacts.rates import Rate
 
 
 class Clock:

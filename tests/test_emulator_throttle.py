@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from catfacts.emulator.throttle import FixedWindowThrottle, Rate, parse_rates
+from catfacts.emulator.throttle import FixedWindowThrottle, parse_rates
+from catfacts.rates import Rate
 
 WALL_START = 1_700_000_000.0
 

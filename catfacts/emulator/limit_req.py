@@ -13,7 +13,8 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from catfacts.emulator.throttle import Clock, Rate
+from catfacts.emulator.throttle import Clock
+from catfacts.rates import Rate
 
 # nginx counts requests in thousandths, so a rate of 20 r/s leaks 20 requests in 1000 ms exactly.
 MILLI = 1000

@@ -20,8 +20,9 @@ from catfacts.emulator.config import EmulatorConfig
 from catfacts.emulator.facts import FACTS
 from catfacts.emulator.faults import FaultInjector
 from catfacts.emulator.limit_req import LeakyBucketThrottle
-from catfacts.emulator.throttle import Clock, FixedWindowThrottle, Rate, parse_rates
+from catfacts.emulator.throttle import Clock, FixedWindowThrottle, parse_rates
 from catfacts.emulator.traffic import KEYS_KEPT, TrafficLog
+from catfacts.rates import Rate
 
 
 class EmulatorState:

@@ -12,35 +12,20 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import limits
+from catfacts.rates import Rate, Rates
 
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """At most `limit` hits in each window of `window` seconds."""
-
-    limit: int
-    window: float
-
-
 def parse_rates(text: str) -> tuple[Rate, ...]:
-    """Read rates in the notation of the `limits` package, several separated by ";" or ",".
-
-    "100/minute", "30 per 2 seconds", "20/second;1000/hour". Raises ValueError with a message fit
-    to show a user as is.
+    """Read rates in the notation of the `limits` package, several separated by ";" or ",", with
+    the service's own parser. "100/minute", "30 per 2 seconds", "20/second;1000/hour". Raises
+    ValueError with a message fit to show a user as is.
     """
     try:
-        items = limits.parse_many(text)
-    except ValueError:
-        items = []
-    if not items or any(item.amount < 1 for item in items):
-        raise ValueError(
-            f"bad rate limit {text!r}: expected rates such as '100/minute', '30 per 2 seconds' "
-            "or '20/second;1000/hour'"
-        )
-    return tuple(Rate(limit=item.amount, window=float(item.get_expiry())) for item in items)
+        return Rates.parse(text).policies
+    except ValueError as error:
+        raise ValueError(f"bad rate limit {text!r}: {error}") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.routing import IntegerConverter
 
 from catfacts import logs
-from catfacts.errors import BadRequest, CatFactsError, ClientGone, ServiceUnavailable
+from catfacts.errors import BadRequest, CatFactsError, ClientGone, shutting_down
 from catfacts.observe.timeline import Timeline
 from catfacts.services import Services
 from catfacts.settings import positive_seconds
@@ -117,7 +117,7 @@ def _order(
 
     def interrupted() -> CatFactsError | None:
         if closing.closed:
-            return ServiceUnavailable("the service is shutting down")
+            return shutting_down()
         return ClientGone("the caller hung up") if hangup.hung_up(caller) else None
 
     timeline = Timeline(info.name, n, g.request_id, services.dispatcher.rate)

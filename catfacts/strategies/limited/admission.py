@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from catfacts.errors import ServiceUnavailable
+from catfacts.errors import ServiceUnavailable, shutting_down
 from catfacts.observe import metrics
 
 
@@ -39,7 +39,7 @@ class Closing:
         """At the door: a 503 with `Retry-After: 1` once shutdown has begun, else nothing."""
         if self.closed:
             metrics.refused("shutting_down")
-            raise ServiceUnavailable("the service is shutting down", retry_after=1)
+            raise shutting_down()
 
 
 class Admission:

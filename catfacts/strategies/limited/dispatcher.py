@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Callable
 
 from catfacts import logs
-from catfacts.errors import ServiceUnavailable
+from catfacts.errors import shutting_down
 from catfacts.limiter import Limiter
 from catfacts.observe.timeline import Timeline
 from catfacts.rates import Rates
@@ -174,7 +174,5 @@ class Dispatcher:
 
     def _end_all(self) -> None:
         for call in list(self._calls):
-            error = ServiceUnavailable(
-                f"the service is shutting down; got {call.fetched} of {call.n} facts"
-            )
+            error = shutting_down(call.fetched, call.n)
             call.fail(error.with_details(facts=call.facts_so_far()))
