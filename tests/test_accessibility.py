@@ -142,3 +142,29 @@ def test_the_keyboard_alone_stops_a_run(
     assert "stopped" in lane.locator(".failure").inner_text()
     assert lane.locator(".bar.ok").count() < 200
     assert focused(browser) == "run"
+
+
+def test_the_keyboard_alone_stops_all_three_while_they_wait_for_the_window(
+    running_service: StartService,
+    emulator: EmulatorProcess,
+    browser: Page,  # noqa: F811
+) -> None:
+    url, _ = running_service()
+    browser.goto(url)
+    tab_to(browser, "n")
+    browser.keyboard.press("Control+A")
+    browser.keyboard.type("5")
+    tab_to(browser, "run")
+    browser.keyboard.press("Enter")  # "all three", the default
+    browser.wait_for_selector('.lane[data-strategy="all_at_once"] .notice.counting')
+    assert focused(browser) == "stop"
+    browser.keyboard.press("Space")
+    browser.wait_for_selector("body[data-finished]", timeout=10_000)
+    states = browser.locator(".lane").evaluate_all("ls => ls.map(l => l.dataset.state)")
+    assert states == ["done", "failed", "failed"]
+    for key in ("all_at_once", "limited"):
+        assert browser.locator(f'.lane[data-strategy="{key}"] .failure').inner_text() == (
+            "not run: stopped"
+        )
+    assert len(emulator.control.arrivals()) == 5  # one by one's, and nothing after the stop
+    assert focused(browser) == "run"
