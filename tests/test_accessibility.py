@@ -1,5 +1,5 @@
-"""The pages anyone can use: axe-core finds nothing on `/` and `/docs`, before and after a run,
-and the keyboard alone starts and stops a run.
+"""The pages anyone can use: axe-core finds nothing on `/` and `/docs`, before, during and after a
+run, and the keyboard alone starts and stops a run.
 
 axe-core runs inside Debian's chromium, driven by Playwright as in `test_page.py`; its script is
 the axe.min.js that the pinned axe-playwright-python package ships (requirements-dev.txt), read
@@ -63,6 +63,8 @@ def test_the_page_has_no_violation_before_or_after_a_run(
     browser.fill("#n", "5")
     browser.select_option("#strategy", "all")
     browser.click("#run")
+    browser.wait_for_selector(".lane .notice.counting", timeout=30_000)
+    assert violations(browser) == []  # while it counts down the wait for the window
     browser.wait_for_selector("body[data-finished]", timeout=60_000)
     assert browser.locator(".lane").count() == 3
     assert browser.locator(".lane .bar.ok").count() > 0  # green counts and bars are drawn

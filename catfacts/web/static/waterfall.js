@@ -114,8 +114,12 @@ import { Budget, countdown, idealOf } from "./fair.js";
       const waited = `${(ms / 1000).toFixed(1)} s`;
       this.el.dataset.refillMs = Math.round(ms);
       if (left > 0) {
-        this.notice.className = "notice counting";
-        this.notice.innerHTML = `waiting ${waited} for the upstream's window to refill so each strategy starts on a full budget <b aria-hidden="true">${(left / 1000).toFixed(1)} s</b>`;
+        // The sentence is set once, for a screen reader to say once; only the seconds move.
+        if (!this.notice.classList.contains("counting")) {
+          this.notice.className = "notice counting";
+          this.notice.innerHTML = `waiting ${waited} for the upstream's window to refill so each strategy starts on a full budget <b aria-hidden="true"></b>`;
+        }
+        this.notice.querySelector("b").textContent = `${(left / 1000).toFixed(1)} s`;
       } else {
         this.notice.className = "notice";
         this.notice.textContent = `started on a full budget, after waiting ${waited} for the upstream's window to refill`;
