@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean redis-server chromium
+.PHONY: install run test lint bench pictures clean redis-server chromium
 
 install: $(INSTALLED)
 
@@ -66,8 +66,12 @@ lint: $(INSTALLED)
 	npx --yes $(SPECTRAL) lint --ruleset .spectral.yaml --fail-severity warn \
 	  build/openapi.json build/openapi-keys.json
 
-bench: $(INSTALLED)
+bench: $(INSTALLED) chromium
 	$(BIN)/python -m bench
+
+# The README's pictures of the page (docs/*.png), taken by its test after "all three" for 30.
+pictures: $(INSTALLED) chromium
+	CATFACTS_PICTURES=docs $(BIN)/python -m pytest tests/test_page.py -q -k all_three_for_30
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -11,6 +11,7 @@ SECTIONS = [
     "limited",
     "workers",
     "timelines",
+    "page",
     "load",
     "dialects",
     "fairness",

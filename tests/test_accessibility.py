@@ -1,5 +1,5 @@
-"""The pages anyone can use: axe-core finds nothing on `/` and `/docs`, before and after a run,
-and the keyboard alone starts and stops a run.
+"""The pages anyone can use: axe-core finds nothing on `/` and `/docs`, before, during and after a
+run, and the keyboard alone starts and stops a run.
 
 axe-core runs inside Debian's chromium, driven by Playwright as in `test_page.py`; its script is
 the axe.min.js that the pinned axe-playwright-python package ships (requirements-dev.txt), read
@@ -63,6 +63,8 @@ def test_the_page_has_no_violation_before_or_after_a_run(
     browser.fill("#n", "5")
     browser.select_option("#strategy", "all")
     browser.click("#run")
+    browser.wait_for_selector(".lane .notice.counting", timeout=30_000)
+    assert violations(browser) == []  # while it counts down the wait for the window
     browser.wait_for_selector("body[data-finished]", timeout=60_000)
     assert browser.locator(".lane").count() == 3
     assert browser.locator(".lane .bar.ok").count() > 0  # green counts and bars are drawn
@@ -141,4 +143,30 @@ def test_the_keyboard_alone_stops_a_run(
     assert lane.get_attribute("data-state") == "failed"
     assert "stopped" in lane.locator(".failure").inner_text()
     assert lane.locator(".bar.ok").count() < 200
+    assert focused(browser) == "run"
+
+
+def test_the_keyboard_alone_stops_all_three_while_they_wait_for_the_window(
+    running_service: StartService,
+    emulator: EmulatorProcess,
+    browser: Page,  # noqa: F811
+) -> None:
+    url, _ = running_service()
+    browser.goto(url)
+    tab_to(browser, "n")
+    browser.keyboard.press("Control+A")
+    browser.keyboard.type("5")
+    tab_to(browser, "run")
+    browser.keyboard.press("Enter")  # "all three", the default
+    browser.wait_for_selector('.lane[data-strategy="all_at_once"] .notice.counting')
+    assert focused(browser) == "stop"
+    browser.keyboard.press("Space")
+    browser.wait_for_selector("body[data-finished]", timeout=10_000)
+    states = browser.locator(".lane").evaluate_all("ls => ls.map(l => l.dataset.state)")
+    assert states == ["done", "failed", "failed"]
+    for key in ("all_at_once", "limited"):
+        assert browser.locator(f'.lane[data-strategy="{key}"] .failure').inner_text() == (
+            "not run: stopped"
+        )
+    assert len(emulator.control.arrivals()) == 5  # one by one's, and nothing after the stop
     assert focused(browser) == "run"

@@ -9,27 +9,20 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 from playwright.sync_api import Page, sync_playwright
 
+from bench.page import FLAGS, AllThree, run_all_three
 from catfacts.emulator.process import EmulatorProcess
 from tests.support import StartService
 
 ARTIFACTS = Path(os.environ.get("CATFACTS_TEST_ARTIFACTS", "build/test-artifacts"))
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+# The README's pictures: `make pictures` runs the "all three" test with this set to docs/.
+PICTURES = Path(os.environ.get("CATFACTS_PICTURES", ARTIFACTS))
 REFUSED_COLOUR = "rgb(240, 140, 0)"  # --refused in waterfall.css
 OK_COLOUR = "rgb(47, 158, 68)"  # --ok
 
@@ -65,45 +58,87 @@ def browser(chromium: str) -> Iterator[Page]:
         assert errors == []
 
 
-def test_the_page_runs_all_three_for_30_and_draws_30_rows_each_with_429s_in_their_colour(
+def test_all_three_for_30_each_on_a_full_budget_against_its_own_ideal(
     running_service: StartService, emulator: EmulatorProcess, browser: Page
 ) -> None:
-    # The embedded upstream's 60 ms latency: one by one stays under 20 a second, all at once
-    # cannot, and limited has to wait for what all at once spent.
+    # The embedded upstream's 60 ms latency: one by one stays under 20 a second (its cost is
+    # time), all at once cannot (its cost is facts), and limited is exact. One run, three checks.
     emulator.control.configure(latency=0.06)
     url, _ = running_service()
-    browser.goto(url)
-    browser.fill("#n", "30")
-    browser.select_option("#strategy", "all")
-    browser.click("#run")
-    browser.wait_for_selector("body[data-finished]", timeout=60_000)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    browser.screenshot(path=ARTIFACTS / "waterfall-30.png", full_page=True)
+    shown = run_all_three(browser, url, 30, PICTURES)
 
+    assert [lane["strategy"] for lane in shown.lanes] == ["one_by_one", "all_at_once", "limited"]
+    exact_for_limited_and_lost_to_429s_for_all_at_once(browser, emulator, shown)
+    each_waited_for_the_window_and_said_so(emulator, shown)
+    each_against_its_own_ideal(browser, shown)
+
+
+def exact_for_limited_and_lost_to_429s_for_all_at_once(
+    browser: Page, emulator: EmulatorProcess, shown: AllThree
+) -> None:
+    """The counts the upstream saw, the counts each lane says, and a bar for every request."""
     stats = emulator.control.stats()["by_request_id"]
-    lanes = browser.locator(".lane")
-    assert lanes.evaluate_all("ls => ls.map(l => l.dataset.strategy)") == [
-        "one_by_one",
-        "all_at_once",
-        "limited",
-    ]
-    for lane in lanes.all():
+    lanes = {lane["strategy"]: lane for lane in shown.lanes}
+    assert stats[lanes["limited"]["request_id"]] == {"200": 30}  # exact, never refused
+    assert lanes["limited"]["returned"] == 30
+    assert stats[lanes["one_by_one"]["request_id"]] == {"200": 30}
+    assert stats[lanes["all_at_once"]["request_id"]] == {"200": 20, "429": 10}
+    assert lanes["all_at_once"]["returned"] == 20
+    assert "(10 lost)" in lanes["all_at_once"]["stats"]
+    for lane in browser.locator(".lane").all():
         served = stats[lane.get_attribute("data-request-id") or ""]
         refused = lane.locator(".bar.refused")
+        assert lane.get_attribute("data-state") == "done"
         assert lane.locator(".row").count() == 30
         assert lane.locator(".bar").count() == sum(served.values())
         assert lane.locator(".bar.ok").count() == served.get("200", 0)
         assert refused.count() == served.get("429", 0)
         colours = refused.evaluate_all("bars => bars.map(b => getComputedStyle(b).fill)")
         assert set(colours) <= {REFUSED_COLOUR}
-    all_at_once = browser.locator('.lane[data-strategy="all_at_once"]')
-    assert all_at_once.locator(".bar.refused").count() >= 10  # 30 at once, 20 a second
-    ok = all_at_once.locator(".bar.ok").first.evaluate("b => getComputedStyle(b).fill")
-    assert ok == OK_COLOUR
-    limited = browser.locator('.lane[data-strategy="limited"]')
-    assert limited.get_attribute("data-state") == "done"
-    assert "30 / 30" in limited.locator(".stats").inner_text()
-    assert "ideal" in limited.locator(".stats").inner_text()
+    ok = browser.locator('.lane[data-strategy="all_at_once"] .bar.ok').first
+    assert ok.evaluate("b => getComputedStyle(b).fill") == OK_COLOUR
+
+
+def each_waited_for_the_window_and_said_so(emulator: EmulatorProcess, shown: AllThree) -> None:
+    """A countdown while the page waits, a line after; the upstream saw a window between."""
+    assert shown.waiting.startswith(
+        "waiting 1.0 s for the upstream's window to refill so each strategy starts on a full budget"
+    )
+    first, *later = shown.lanes
+    assert first["refill_ms"] == 0 and first["notice"] == ""  # a fresh page spent nothing yet
+    for lane in later:
+        assert 0 < lane["refill_ms"] <= 1000
+        assert lane["notice"] == (
+            "started on a full budget, after waiting 1.0 s for the upstream's window to refill"
+        )
+    # Each strategy's requests reach the upstream a whole window after the last one's: none
+    # starts on a window that another spent. 30 a strategy, in the page's order.
+    arrivals = [at for at, _ in emulator.control.arrivals()]
+    assert len(arrivals) == 90
+    for previous_last, next_first in ((arrivals[29], arrivals[30]), (arrivals[59], arrivals[60])):
+        assert next_first - previous_last >= 1.0
+
+
+def each_against_its_own_ideal(browser: Page, shown: AllThree) -> None:
+    """Each ideal from its strategy's model and its call's own median round trip, on one axis."""
+    models: dict[str, tuple[Callable[[float], float], str]] = {  # n = 30 at 20 a second
+        "one_by_one": (lambda rtt: 30 * rtt, "30 round trips"),
+        "all_at_once": (lambda rtt: rtt, "one round trip"),
+        "limited": (lambda rtt: 1000 + rtt, "1 window + one round trip"),
+    }
+    for lane in shown.lanes:
+        ideal, model = models[lane["strategy"]]
+        assert lane["ideal_ms"] == pytest.approx(ideal(lane["round_trip_ms"]))
+        assert f"= {model}" in lane["stats"]
+    drawn = browser.locator(".lane").evaluate_all(
+        "ls => ls.map(l => Number(l.querySelector('.marker.ideal line').getAttribute('x1')))"
+    )
+    widths = browser.locator(".lane svg.plot").evaluate_all(
+        "svgs => svgs.map(s => Number(s.getAttribute('width')))"
+    )
+    assert len(set(widths)) == 1  # one axis for all: a pixel is the same time in every lane
+    ideals = [lane["ideal_ms"] for lane in shown.lanes]
+    assert sorted(range(3), key=drawn.__getitem__) == sorted(range(3), key=ideals.__getitem__)
 
 
 def test_a_long_run_draws_as_it_goes(running_service: StartService, browser: Page) -> None:

@@ -25,6 +25,7 @@ def waterfall() -> str:
         max_facts=services.settings.max_facts,
         limit=limit,
         per_window=per_window(window),
+        window=window,
     )
 
 

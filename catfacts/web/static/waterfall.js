@@ -1,7 +1,10 @@
-// The waterfall: run a strategy (or all three, one after another), read its streamed answer with
-// its timeline (NDJSON, ?trace=1), and draw one row per fact asked for and one bar per upstream
-// request in it, on a time axis shared by every lane. Plain DOM and SVG: nothing to build.
+// The waterfall: run a strategy (or all three, one after another, each on a full budget), read its
+// streamed answer with its timeline (NDJSON, ?trace=1), and draw one row per fact asked for and one
+// bar per upstream request in it, on a time axis shared by every lane, with the strategy's own
+// ideal. Plain DOM and SVG: nothing to build.
 "use strict";
+
+import { Budget, countdown, idealOf } from "./fair.js";
 
 (() => {
   const lanesEl = document.getElementById("lanes");
@@ -12,6 +15,7 @@
   const stopButton = document.getElementById("stop");
   const STRATEGIES = JSON.parse(lanesEl.dataset.strategies); // key -> [label, path]
   const ORDER = JSON.parse(lanesEl.dataset.order); // the table's order, which JSON objects lose
+  const budget = new Budget(Number(lanesEl.dataset.window)); // the rate in force when served
   const MARGIN = { left: 38, right: 64, top: 20, bottom: 4 };
   const HEAD = MARGIN.top + 12; // the axis, then a line for the markers' labels
   const PAD = 4; // above the first row, so that its label is not cut by the rows' box
@@ -40,6 +44,7 @@
       this.waits = [];
       this.facts = 0;
       this.summary = null;
+      this.ideal = null; // {ms, model}: this strategy's own, once the call has a round trip
       this.failure = null;
       this.startedAt = null;
       this.requestId = `page-${key}-${Math.random().toString(16).slice(2, 10)}`;
@@ -51,9 +56,10 @@
       const label = escape(STRATEGIES[key][0]);
       // The time axis and the markers' labels stay above the rows' box, seen while the rows scroll.
       this.el.innerHTML = `<h2>${label} <span class="stats">waiting…</span></h2>
-        <p class="failure" hidden></p><svg class="head" aria-hidden="true"></svg>
+        <p class="notice" role="status"></p><p class="failure" hidden></p><svg class="head" aria-hidden="true"></svg>
         <div class="rows" tabindex="0" role="region" aria-label="rows of ${label}, one per fact"><svg class="plot" role="img" aria-label="waterfall of ${label}"></svg></div>`;
       this.stats = this.el.querySelector(".stats");
+      this.notice = this.el.querySelector(".notice");
       this.failureEl = this.el.querySelector(".failure");
       this.head = this.el.querySelector("svg.head");
       this.box = this.el.querySelector(".rows");
@@ -69,7 +75,7 @@
 
     extent() {
       let most = this.elapsed();
-      if (this.summary && this.summary.ideal_ms != null) most = Math.max(most, this.summary.ideal_ms);
+      if (this.ideal) most = Math.max(most, this.ideal.ms);
       for (const r of this.requests.values()) most = Math.max(most, r.answered_ms || 0);
       return most;
     }
@@ -89,6 +95,11 @@
 
     finish(line) {
       this.summary = line.summary;
+      this.ideal = idealOf(this.key, this.n, line.summary);
+      this.el.dataset.roundTripMs = line.summary.round_trip_ms ?? "";
+      this.el.dataset.idealMs = this.ideal ? this.ideal.ms : "";
+      this.el.dataset.returned = line.summary.returned;
+      this.el.dataset.totalMs = line.summary.total_ms;
       if (line.trace) {
         this.requests = new Map();
         line.trace.requests.forEach((r) => this.addRequest(r));
@@ -96,6 +107,23 @@
       }
       if (line.error) this.fail(line.error);
       this.el.dataset.state = line.error ? "failed" : "done";
+    }
+
+    // Before the call: the wait for the upstream's window, counted down; after it, what it was.
+    refilling(ms, left) {
+      const waited = `${(ms / 1000).toFixed(1)} s`;
+      this.el.dataset.refillMs = Math.round(ms);
+      if (left > 0) {
+        // The sentence is set once, for a screen reader to say once; only the seconds move.
+        if (!this.notice.classList.contains("counting")) {
+          this.notice.className = "notice counting";
+          this.notice.innerHTML = `waiting ${waited} for the upstream's window to refill so each strategy starts on a full budget <b aria-hidden="true"></b>`;
+        }
+        this.notice.querySelector("b").textContent = `${(left / 1000).toFixed(1)} s`;
+      } else {
+        this.notice.className = "notice";
+        this.notice.textContent = `started on a full budget, after waiting ${waited} for the upstream's window to refill`;
+      }
     }
 
     fail(message) {
@@ -106,16 +134,21 @@
     }
 
     header() {
+      if (this.startedAt == null && !this.failure) {
+        this.stats.textContent = this.notice.textContent ? "waiting for the upstream's window" : "waits its turn";
+        return;
+      }
       const s = this.summary;
       const refused = [...this.requests.values()].filter((r) => r.outcome === "refused").length;
       const facts = s ? s.returned : this.facts;
       const whole = facts === this.n ? "good" : "bad";
-      const parts = [`<b class="${this.live ? "" : whole}">${facts} / ${this.n}</b> facts`];
+      const lost = s && facts < this.n ? ` (${this.n - facts} lost)` : "";
+      const parts = [`<b class="${this.live ? "" : whole}">${facts} / ${this.n}</b> facts${lost}`];
       parts.push(`<b>${formatMs(this.elapsed())}</b>${this.live ? "…" : ""}`);
-      if (s && s.ideal_ms != null) {
-        const whole = s.returned === this.n && s.ideal_ms > 0;
-        const over = whole ? ` (${s.total_ms >= s.ideal_ms ? "+" : ""}${Math.round((s.total_ms / s.ideal_ms - 1) * 100)}%)` : "";
-        parts.push(`ideal ${formatMs(s.ideal_ms)}${over}`);
+      const ideal = this.ideal;
+      if (ideal) {
+        const over = s.returned === this.n && ideal.ms > 0 ? ` (${(s.total_ms / ideal.ms).toFixed(2)}×)` : "";
+        parts.push(`<span class="ideal">ideal ${formatMs(ideal.ms)} = ${ideal.model}${over}</span>`);
       }
       parts.push(`<span class="${refused ? "bad" : ""}">${refused} × 429</span>`);
       parts.push(`${this.requests.size} requests`);
@@ -175,11 +208,15 @@
         for (const r of attempts) out.push(bar(r, x, top, barH));
         out.push("</g>");
       }
+      // The earlier of the ideal and the total has its label left of its line, the later right
+      // of it, so the two never overlap when they are close.
       const markers = [];
-      if (this.summary && this.summary.ideal_ms != null) markers.push(["ideal", this.summary.ideal_ms, "ideal"]);
-      markers.push([this.live ? "now" : "total", now, this.live ? "" : formatMs(now)]);
+      if (this.ideal) markers.push(["ideal", this.ideal.ms, "ideal"]);
+      if (this.startedAt != null) markers.push([this.live ? "now" : "total", now, this.live ? "" : formatMs(now)]);
+      const latest = Math.max(...markers.map(([, ms]) => ms));
       for (const [kind, ms, label] of markers) {
-        head.push(marker(kind, ms, label, x, MARGIN.top - 4, HEAD));
+        const side = markers.length > 1 && ms < latest ? "left" : "right";
+        head.push(marker(kind, ms, label, x, MARGIN.top - 4, HEAD, side));
         out.push(marker(kind, ms, "", x, 0, height - MARGIN.bottom));
       }
       // Both drawings get the box's width, so the axis stays over the rows beside a scrollbar.
@@ -218,10 +255,11 @@
     return `${queue}<rect class="${classes}" data-status="${r.status ?? ""}" x="${x(sent)}" y="${top}" width="${Math.max(x(end) - x(sent), 3)}" height="${barH}" rx="${Math.min(barH / 3, 2)}"><title>${escape(title)}</title></rect>`;
   }
 
-  // A marker's line runs from top to bottom; its label, if any, sits just right of the line's top.
-  function marker(kind, ms, label, x, top, bottom) {
+  // A marker's line runs from top to bottom; its label, if any, sits beside the line's top.
+  function marker(kind, ms, label, x, top, bottom, side = "right") {
     const at = x(ms);
-    return `<g class="marker ${kind}"><line x1="${at}" x2="${at}" y1="${top}" y2="${bottom}"/>${label ? `<text x="${at + 4}" y="${top + 12}">${escape(label)}</text>` : ""}</g>`;
+    const place = side === "left" ? `x="${at - 4}" text-anchor="end"` : `x="${at + 4}"`;
+    return `<g class="marker ${kind}"><line x1="${at}" x2="${at}" y1="${top}" y2="${bottom}"/>${label ? `<text ${place} y="${top + 12}">${escape(label)}</text>` : ""}</g>`;
   }
 
   function ticks(scaleMs) {
@@ -308,8 +346,15 @@
     if (fromRun) stopButton.focus();
     runButton.disabled = true;
     for (const lane of lanes) {
-      if (controller.signal.aborted) lane.fail("not run: stopped");
-      else await run(lane, controller.signal);
+      const signal = controller.signal;
+      const refill = budget.refillMs();
+      if (refill > 0 && !signal.aborted) {
+        await countdown(refill, signal, (left) => lane.refilling(refill, left));
+        if (!signal.aborted) lane.refilling(refill, 0);
+      }
+      if (signal.aborted) lane.fail("not run: stopped");
+      else await run(lane, signal);
+      budget.spent(lane.requests.size, lane.summary);
     }
     runButton.disabled = false;
     if (document.activeElement === stopButton || document.activeElement === document.body) runButton.focus();
