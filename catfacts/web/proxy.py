@@ -15,18 +15,16 @@ import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from flask import Flask, Response
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from catfacts.settings import IPNetwork
-from catfacts.strategies import NDJSON
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 
 def register(app: Flask, trusted: tuple[IPNetwork, ...]) -> None:
-    app.after_request(_unbuffered_streams)
     if trusted:
         app.wsgi_app = TrustedProxies(app.wsgi_app, trusted)  # type: ignore[method-assign]
 
@@ -51,9 +49,3 @@ def _within(address: str, networks: tuple[IPNetwork, ...]) -> bool:
     except ValueError:  # a unix socket's peer has no address
         return False
     return any(peer in network for network in networks)
-
-
-def _unbuffered_streams(response: Response) -> Response:
-    if response.mimetype == NDJSON:
-        response.headers["X-Accel-Buffering"] = "no"
-    return response
