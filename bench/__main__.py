@@ -17,6 +17,7 @@ SECTIONS = [
     "rates",
     "soak",
     "cpu",
+    "front",
 ]
 
 logging.basicConfig(level=logging.WARNING)

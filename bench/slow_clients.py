@@ -81,7 +81,8 @@ def probe_series(url: str, count: int, every: float, timeout: float) -> list[Pro
 def _probe(url: str, timeout: float) -> Probe:
     started = time.monotonic()
     try:
-        response = urllib3.request("GET", url, timeout=timeout, retries=False)
+        with urllib3.PoolManager(retries=False) as pool:  # a connection of its own
+            response = pool.request("GET", url, timeout=timeout)
     except urllib3.exceptions.HTTPError as error:
         log.debug("probe of %s failed: %r", url, error)
         return Probe(None, time.monotonic() - started)
