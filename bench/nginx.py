@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.processes import ServiceProcess, free_port
 
 SHIPPED = Path(__file__).resolve().parents[1] / "deploy" / "nginx" / "catfacts.conf"
-SHIPPED_LISTEN = "listen 80;"
+SHIPPED_LISTEN = "listen 80 default_server;"
 SHIPPED_SERVER = "server 127.0.0.1:5000;"
 
 # Debian's nginx.conf, but for the paths: one worker process here, its 768 connections.
@@ -56,7 +56,7 @@ def render(service: str, port: int) -> str:
     for line in (SHIPPED_LISTEN, SHIPPED_SERVER):
         if text.count(line) != 1:
             raise RuntimeError(f"{SHIPPED} no longer holds {line!r} once")
-    text = text.replace(SHIPPED_LISTEN, f"listen 127.0.0.1:{port};")
+    text = text.replace(SHIPPED_LISTEN, f"listen 127.0.0.1:{port} default_server;")
     return text.replace(SHIPPED_SERVER, f"server {service};")
 
 
