@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test lint bench pictures clean redis-server chromium
+.PHONY: install run test lint bench pictures clean redis-server chromium nginx
 
 install: $(INSTALLED)
 
@@ -19,7 +19,7 @@ $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml
 run: $(INSTALLED)
 	$(BIN)/python -m catfacts
 
-test: $(INSTALLED) redis-server chromium
+test: $(INSTALLED) redis-server chromium nginx
 	$(BIN)/python -m pytest
 
 # The tests start private redis-servers of their own (a cluster made with redis-cli, TLS with a
@@ -46,6 +46,20 @@ chromium:
 	  else \
 	    echo "WARNING: chromium is missing and cannot be installed here;" \
 	      "the browser tests will be skipped (CI=true makes them fail)"; \
+	  fi; }
+
+# The front for the internet (deploy/nginx/catfacts.conf): its tests start a private nginx, in
+# front of a real gunicorn, with a configuration of their own in a temporary folder. Debian's
+# package provides /usr/sbin/nginx (and starts no daemon where policy-rc.d forbids it).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's nginx package for the tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends nginx >/dev/null; \
+	  else \
+	    echo "WARNING: nginx is missing and cannot be installed here;" \
+	      "the tests of the front for the internet will be skipped (CI=true makes them fail)"; \
 	  fi; }
 
 # Spectral (the npm registry's @stoplight/spectral-cli, pinned; the machine's Node.js runs it)

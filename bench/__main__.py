@@ -18,6 +18,7 @@ SECTIONS = [
     "rates",
     "soak",
     "cpu",
+    "front",
 ]
 
 logging.basicConfig(level=logging.WARNING)

@@ -6,6 +6,7 @@ so start-up can stop with one clear line instead of failing later on the first r
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -16,6 +17,8 @@ from urllib.parse import urlsplit
 from catfacts import redis_connect
 from catfacts.errors import ConfigError
 from catfacts.rates import Rate, Rates
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # `CATFACTS_RATE_LIMIT=auto`: learn the rates from the upstream (`strategies.limited.learning`); the
 # embedded upstream then has the real API's.
@@ -48,6 +51,7 @@ class Settings:
     api_keys: frozenset[str] = frozenset()  # none: the fact endpoints are open
     api_keys_file: frozenset[str] = frozenset()
     inbound_limit: str | None = None  # per client, in the `limits` notation
+    trusted_proxies: tuple[IPNetwork, ...] = ()  # none: the peer's address is the client's
 
     @property
     def keys(self) -> frozenset[str]:
@@ -151,6 +155,15 @@ def _inbound_limit(raw: str) -> str:
     return raw
 
 
+def _networks(raw: str) -> tuple[IPNetwork, ...]:
+    """Addresses or networks, comma-separated: `127.0.0.1`, `10.0.0.0/8, ::1`."""
+    try:
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        return tuple(ipaddress.ip_network(part, strict=False) for part in parts)
+    except ValueError:
+        raise ValueError("not addresses or networks like '127.0.0.1' or '10.0.0.0/8'") from None
+
+
 # gunicorn keeps at most 1000 connections a worker; threads beyond ~900 leave none for keep-alive.
 MAX_CALLS = 800
 
@@ -200,4 +213,5 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "api_keys": ("CATFACTS_API_KEYS", _api_keys),
     "api_keys_file": ("CATFACTS_API_KEYS_FILE", _api_keys_file),
     "inbound_limit": ("CATFACTS_INBOUND_LIMIT", _inbound_limit),
+    "trusted_proxies": ("CATFACTS_TRUSTED_PROXIES", _networks),
 }

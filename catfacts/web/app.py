@@ -10,7 +10,7 @@ from flask import Flask
 
 from catfacts.services import Services
 from catfacts.settings import Settings
-from catfacts.web import access, inbound, openapi, operator, page, views
+from catfacts.web import access, inbound, openapi, operator, page, proxy, views
 from catfacts.web.errors import register_error_handlers
 from catfacts.web.extension import EXTENSION
 
@@ -28,4 +28,5 @@ def build_app(settings: Settings, upstream_url: str) -> Flask:
     operator.register(app)
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)
+    proxy.register(app, settings.trusted_proxies)
     return app
