@@ -14,6 +14,9 @@ Each slot is stored as the time its answer came, never as a time it frees: so th
 change at any moment (a window learned longer or shorter, a limit lowered) without moving or
 dropping a single slot, and a slot still in flight always counts.
 
+All at once sends without slots, but its requests count too (`charge`, then `settle` once its
+answers are in), so that whatever it spent, the slots wait for (`strategies/overdraft.py`).
+
 Backends differ only in where the slots live: `memory` in this process, `redis` in Redis so that
 every worker and host shares one budget, and the rates learned with it. Pick one with
 `create_limiter`.
