@@ -80,7 +80,7 @@ lint: $(INSTALLED)
 	npx --yes $(SPECTRAL) lint --ruleset .spectral.yaml --fail-severity warn \
 	  build/openapi.json build/openapi-keys.json
 
-bench: $(INSTALLED) chromium
+bench: $(INSTALLED) redis-server chromium nginx
 	$(BIN)/python -m bench
 
 # The README's pictures of the page (docs/*.png), taken by its test after "all three" for 30.

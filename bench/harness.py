@@ -19,6 +19,8 @@ from bench.processes import ServiceProcess, catfacts_env, free_port
 from catfacts.emulator.process import EmulatorControl, EmulatorProcess
 
 # gunicorn as the README documents it: the project's own gunicorn.conf.py, wherever bench runs.
+# The strategies as they are without a bound: all at once past twice the limit (`overdraft.py`).
+UNBOUNDED = {"CATFACTS_UNLIMITED_STRATEGIES": "open"}
 GUNICORN_CONF = Path(__file__).resolve().parents[1] / "gunicorn.conf.py"
 
 log = logging.getLogger("bench")

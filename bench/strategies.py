@@ -7,7 +7,16 @@ import time
 
 import aiohttp
 
-from bench.harness import Service, bare_gather, emulator, get_json, median, print_table, service
+from bench.harness import (
+    UNBOUNDED,
+    Service,
+    bare_gather,
+    emulator,
+    get_json,
+    median,
+    print_table,
+    service,
+)
 from catfacts.strategies import ALL_AT_ONCE, ONE_BY_ONE, Info
 
 RATE = "100/minute"
@@ -57,7 +66,7 @@ async def round_trip(url: str) -> float:
 
 
 def main() -> None:
-    with emulator(RATE, LATENCY) as upstream, service(upstream, RATE) as svc:
+    with emulator(RATE, LATENCY) as upstream, service(upstream, RATE, env=UNBOUNDED) as svc:
         rows = []
         for strategy, runs in RUNS.items():
             for n, count in runs.items():

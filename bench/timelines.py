@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.harness import Service, emulator, get_json, median, print_table, service
+from bench.harness import UNBOUNDED, Service, emulator, get_json, median, print_table, service
 from catfacts.emulator.process import EmulatorControl
 from catfacts.observe.timeline import Attempt, Timeline
 from catfacts.strategies import ALL_AT_ONCE, LIMITED, Order
@@ -118,7 +118,7 @@ def row(name: str, off: float, on: float) -> list[str]:
 def main() -> None:
     with emulator(RATE, LATENCY) as upstream:
         runs = asyncio.run(recording_cost(upstream))
-        with service(upstream, RATE) as svc:
+        with service(upstream, RATE, env=UNBOUNDED) as svc:
             served = asyncio.run(trace_cost(svc))
     walls = {record: mean([r[0] for r in runs[record]]) for record in runs}
     cpus = {record: mean([r[1] for r in runs[record]]) for record in runs}
@@ -134,7 +134,10 @@ def main() -> None:
             ["recording alone: CPU ms", "", f"{alone * 1000:.2f}", f"{alone / cpus[False]:+.1%}"],
         ],
     )
-    with emulator(STREAM_RATE, LATENCY) as upstream, service(upstream, STREAM_RATE) as svc:
+    with (
+        emulator(STREAM_RATE, LATENCY) as upstream,
+        service(upstream, STREAM_RATE, env=UNBOUNDED) as svc,
+    ):
         lines = [asyncio.run(first_line(svc)) for _ in range(STREAM_RUNS)]
     first, total, plain = (median([r[key] for r in lines]) for key in ("first", "total", "plain"))
     print_table(

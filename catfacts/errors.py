@@ -98,6 +98,12 @@ class Unauthorized(CatFactsError):
     headers = {"WWW-Authenticate": 'Bearer realm="catfacts"'}  # noqa: RUF012
 
 
+class NotServed(CatFactsError):
+    """This service does not serve the endpoint (`CATFACTS_UNLIMITED_STRATEGIES=off`)."""
+
+    status = 404
+
+
 class NotAcceptable(CatFactsError):
     """The caller's `Accept` allows none of the types the endpoint answers with."""
 

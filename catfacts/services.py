@@ -16,7 +16,7 @@ from catfacts.limiter.degraded import Fallback
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
 from catfacts.rates import Rates
-from catfacts.settings import Settings
+from catfacts.settings import BOUNDED, OFF, Settings
 from catfacts.strategies.all_at_once import AllAtOnce
 from catfacts.strategies.base import Strategy
 from catfacts.strategies.limited.admission import Admission, Closing
@@ -24,6 +24,7 @@ from catfacts.strategies.limited.dispatcher import Dispatcher
 from catfacts.strategies.limited.learning import RateLearner
 from catfacts.strategies.limited.strategy import Limited
 from catfacts.strategies.one_by_one import OneByOne
+from catfacts.strategies.overdraft import Overdraft
 from catfacts.upstream.client import AsyncUpstream, SyncUpstream
 
 MAX_CONNECTIONS = 1000  # the dispatcher's pool; its slots bound what it sends at once
@@ -62,14 +63,24 @@ class Services:
         )
         retry_after = math.ceil(learner.rates.longest_window or 1.0)
         self.admission = Admission(settings.max_calls, retry_after=retry_after, closing=closing)
-        strategies = (
-            OneByOne(self.sync_upstream),
-            AllAtOnce(self.async_upstream),
-            Limited(self.dispatcher),
-        )
-        self.strategies = {strategy.info.name: strategy for strategy in strategies}
+        self.strategies = {
+            strategy.info.name: strategy for strategy in self._strategies() if strategy is not None
+        }
         for closer in (self.async_upstream.close, limited_upstream.close, self.limiter.close):
             self.loop.on_stop(closer)
+
+    def _strategies(self) -> tuple[Strategy | None, ...]:
+        """The three, less those that take no slot when `CATFACTS_UNLIMITED_STRATEGIES=off`;
+        all at once bounded by the shared budget unless `open` (`strategies/overdraft.py`)."""
+        unlimited = self.settings.unlimited
+        if unlimited == OFF:
+            return (None, None, Limited(self.dispatcher))
+        overdraft = Overdraft(self.limiter) if unlimited == BOUNDED else None
+        return (
+            OneByOne(self.sync_upstream),
+            AllAtOnce(self.async_upstream, overdraft),
+            Limited(self.dispatcher),
+        )
 
     def _limiter(self, rates: Rates) -> Limiter:
         """Redis when configured, so that every worker and host shares one budget."""

@@ -26,6 +26,11 @@ AUTO = "auto"
 CAUTIOUS_RATE = Rate(60, 60.0, "60/minute")
 REAL_API_RATE = Rates.parse("100/minute")
 
+# `CATFACTS_UNLIMITED_STRATEGIES`: all at once overdraws the shared budget by at most one window's
+# limit (`strategies/overdraft.py`); or as it was, for benchmarks; or only the limited one served.
+BOUNDED, OPEN, OFF = "bounded", "open", "off"
+UNLIMITED = (BOUNDED, OPEN, OFF)
+
 
 def _rates(raw: str) -> Rates | None:
     return None if raw.lower() == AUTO else Rates.parse(raw)
@@ -52,6 +57,7 @@ class Settings:
     api_keys_file: frozenset[str] = frozenset()
     inbound_limit: str | None = None  # per client, in the `limits` notation
     trusted_proxies: tuple[IPNetwork, ...] = ()  # none: the peer's address is the client's
+    unlimited: str = BOUNDED  # how the strategies that take no slot are served (`UNLIMITED`)
 
     @property
     def keys(self) -> frozenset[str]:
@@ -164,6 +170,12 @@ def _networks(raw: str) -> tuple[IPNetwork, ...]:
         raise ValueError("not addresses or networks like '127.0.0.1' or '10.0.0.0/8'") from None
 
 
+def _unlimited(raw: str) -> str:
+    if raw.lower() not in UNLIMITED:
+        raise ValueError(f"must be one of {', '.join(UNLIMITED)}")
+    return raw.lower()
+
+
 # gunicorn keeps at most 1000 connections a worker; threads beyond ~900 leave none for keep-alive.
 MAX_CALLS = 800
 
@@ -214,4 +226,5 @@ _FIELDS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "api_keys_file": ("CATFACTS_API_KEYS_FILE", _api_keys_file),
     "inbound_limit": ("CATFACTS_INBOUND_LIMIT", _inbound_limit),
     "trusted_proxies": ("CATFACTS_TRUSTED_PROXIES", _networks),
+    "unlimited": ("CATFACTS_UNLIMITED_STRATEGIES", _unlimited),
 }

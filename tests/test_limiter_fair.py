@@ -136,3 +136,43 @@ def test_without_clients_named_the_limiter_grants_as_before(redis_url: str) -> N
         assert isinstance(answer, Slot) and answer.client is None
 
     with_two_workers(redis_url, scenario)
+
+
+def test_twenty_thousand_clients_leave_no_more_counts_than_clients_waited_for(
+    redis_url: str,
+) -> None:
+    """A crowd of addresses that each came once: `served` keeps only those still waited for
+    (it held one field for every address ever seen, renewed by every acquire)."""
+    batch, batches = 100, 200
+
+    async def scenario(one: RedisLimiter, two: RedisLimiter) -> None:
+        store = redis.Redis.from_url(redis_url)
+        waiting, served = one._keys[6], one._keys[7]
+        for b in range(batches):
+            if b % 50 == 0:  # a steady client on the other worker, ahead of none
+                assert await granted(two, "steady") == "steady"
+            crowd = [f"10.{b // 256}.{b % 256}.{i}" for i in range(batch)]
+            answer = await one.try_acquire(crowd)
+            assert isinstance(answer, Slot) and answer.client == crowd[0]
+            await one.cancel(answer)
+            assert store.hlen(served) <= batch + 1
+        assert store.zcard(waiting) == batch + 1  # this batch and the steady client
+        assert store.hlen(served) <= batch + 1
+        assert store.hget(served, "10.0.0.0") is None
+
+    with_two_workers(redis_url, scenario, "1000000/second")
+
+
+def test_a_client_that_comes_back_starts_level_with_the_least_served(redis_url: str) -> None:
+    async def scenario(one: RedisLimiter, two: RedisLimiter) -> None:
+        store = redis.Redis.from_url(redis_url)
+        served = one._keys[7]
+        for _ in range(3):
+            assert await granted(one, "gone") == "gone"
+        assert await granted(two, "steady") == "steady"  # starts level: 3, then 4
+        assert await granted(one, "other") == "other"  # worker one stops naming "gone"
+        assert store.hget(served, "gone") is None
+        assert await granted(one, "gone") == "gone"  # back level with "steady" (4), not at 3
+        assert store.hmget(served, ["gone", "steady"]) == [b"5", b"4"]
+
+    with_two_workers(redis_url, scenario)

@@ -14,6 +14,9 @@ Each slot is stored as the time its answer came, never as a time it frees: so th
 change at any moment (a window learned longer or shorter, a limit lowered) without moving or
 dropping a single slot, and a slot still in flight always counts.
 
+All at once sends without slots, but its requests count too (`charge`, then `settle` once its
+answers are in), so that whatever it spent, the slots wait for (`strategies/overdraft.py`).
+
 Backends differ only in where the slots live: `memory` in this process, `redis` in Redis so that
 every worker and host shares one budget, and the rates learned with it. Pick one with
 `create_limiter`.
@@ -36,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from catfacts.observe import metrics
-from catfacts.rates import Rates
+from catfacts.rates import Rate, Rates
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +129,30 @@ class Limiter(ABC):
         first (they reach `on_shared` too)."""
 
     @abstractmethod
+    async def charge(self, id: str, n: int, allowance: Rates, within: float) -> Wait | None:
+        """Count n requests sent without slots (all at once: `strategies/overdraft.py`) as
+        answered `within` seconds from now, the latest they can be, if every policy of
+        `allowance` has room for all n beside every slot and charge that counts; else say how
+        long until it may (nothing is counted then). `settle` counts them from their answers.
+        """
+
+    @abstractmethod
+    async def settle(self, id: str, n: int) -> None:
+        """The n requests charged as `id` were answered (or failed) by now: count them from now."""
+
+    @abstractmethod
     async def withdraw(self) -> None:
         """This process has no client waiting any more (it named some in `try_acquire`)."""
 
     @abstractmethod
     async def close(self) -> None:
         """Release connections, if the backend holds any."""
+
+
+def room_for(n: int, allowance: Rates) -> Rates:
+    """The limits under which one more request fits exactly when n more fit under `allowance`
+    (each policy's limit at least n), so that `wait_for_room` answers for n at once."""
+    return Rates(tuple(Rate(rate.limit - n + 1, rate.window) for rate in allowance.policies))
 
 
 def wait_for_room(now: float, rates: Rates, flying: int, answered: Sequence[float]) -> float:

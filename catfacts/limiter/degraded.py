@@ -16,12 +16,15 @@ and returns. The names the rest of the package and the tests use are re-exported
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from catfacts.errors import ServiceUnavailable
 from catfacts.limiter import Limiter, Slot, Wait
 from catfacts.limiter.local_share import (
     LOCAL_WAIT_MAX,
@@ -149,6 +152,22 @@ class Fallback(Limiter):
                 raise
             self._redis.learned_offline(rates)
         return self.rates
+
+    async def charge(self, id: str, n: int, allowance: Rates, within: float) -> Wait | None:
+        """Only where every process counts it: while Redis is away, nothing is charged here."""
+        if self.phase != SHARED:
+            raise ServiceUnavailable(
+                f"all at once is not served while the shared limiter is {self.phase} "
+                f"({self.cause}); the limited strategy runs on a safe share",
+                retry_after=math.ceil(self.rates.longest_window or 1.0),
+            )
+        return await self._redis.charge(id, n, allowance, within)
+
+    async def settle(self, id: str, n: int) -> None:
+        """Counted from the latest their answers could come, if Redis cannot hear it now."""
+        if self.phase == SHARED:
+            with contextlib.suppress(RedisUnavailable):
+                await self._redis.settle(id, n)
 
     async def withdraw(self) -> None:
         if self.phase != DEGRADED:

@@ -7,7 +7,16 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 
-from catfacts.limiter import PACED, PAUSED, WINDOW, Limiter, Slot, Wait, wait_for_room
+from catfacts.limiter import (
+    PACED,
+    PAUSED,
+    WINDOW,
+    Limiter,
+    Slot,
+    Wait,
+    room_for,
+    wait_for_room,
+)
 from catfacts.rates import Rates
 
 
@@ -31,6 +40,7 @@ class MemoryLimiter(Limiter):
         self._paused_until = float("-inf")
         self._next_send = float("-inf")  # the pace's
         self._ids = itertools.count(1)
+        self._charges: dict[str, tuple[float, int]] = {}  # charged, until when, how many
 
     async def try_acquire(self, clients: Sequence[str] = ()) -> Slot | Wait:
         return self.try_acquire_now()  # one process: its own turns choose the client
@@ -66,6 +76,29 @@ class MemoryLimiter(Limiter):
     async def set_rates(self, rates: Rates) -> Rates:
         self.rates = rates  # nothing moves: slots are times of answers, whatever the rates
         return rates
+
+    async def charge(self, id: str, n: int, allowance: Rates, within: float) -> Wait | None:
+        now = self._clock()
+        self._forget_before(now - max(self.rates.longest_window, allowance.longest_window))
+        wait = wait_for_room(now, room_for(n, allowance), len(self._in_flight), self._answered)
+        if wait > 0:
+            return Wait(wait, WINDOW)
+        self._charges = {key: at for key, at in self._charges.items() if at[0] > now}
+        self._charges[id] = (now + within, n)
+        self._insert(now + within, n)
+        return None
+
+    async def settle(self, id: str, n: int) -> None:
+        until, n = self._charges.pop(id, (0.0, 0))
+        now = self._clock()
+        if until > now:  # else they count from `until` already, which is past
+            at = bisect.bisect_left(self._answered, until)
+            del self._answered[at : at + n]
+            self._insert(now, n)
+
+    def _insert(self, at: float, n: int) -> None:
+        where = bisect.bisect_right(self._answered, at)
+        self._answered[where:where] = [at] * n
 
     async def withdraw(self) -> None:
         """Nothing to say: no other process waits on this one's turns."""

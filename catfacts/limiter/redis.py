@@ -35,6 +35,8 @@ from catfacts.redis_connect import ERRORS, AsyncClient, verdict
 STAY_MARGIN_MS = 1000  # a waiting client is forgotten this long after a window without a word
 LEASE_MARGIN = 1.0  # seconds a slot in flight counts past the upstream timeout, then as answered
 REDIS_TIMEOUT = 1.0  # seconds: a Redis that is down must be a prompt 503, never a hang
+SCRIPTS: tuple[str, ...] = ("acquire", "release", "pause", "share", "withdraw", "view", "rejoin")
+SCRIPTS += ("charge", "settle")  # all at once's requests (`strategies/overdraft.py`)
 
 
 class RedisUnavailable(ServiceUnavailable):
@@ -85,10 +87,7 @@ class RedisLimiter(Limiter):
         # Short timeouts, one immediate retry (every script is safe to run twice). Connections
         # are made on first use, on the background loop.
         self._redis = AsyncClient(redis_url, REDIS_TIMEOUT)
-        self._scripts = {
-            name: self._redis.register_script(_script(name))
-            for name in ("acquire", "release", "pause", "share", "withdraw", "view", "rejoin")
-        }
+        self._scripts = {name: self._redis.register_script(_script(name)) for name in SCRIPTS}
         self._sharers = f"{prefix}:sharers"  # the registry: who shares, for a fallback's share
 
     async def try_acquire(self, clients: Sequence[str] = ()) -> Slot | Wait:
@@ -124,6 +123,17 @@ class RedisLimiter(Limiter):
 
     async def pause(self, seconds: float) -> None:
         await self._run("pause", [self._keys[2]], [round(seconds * 1000)])
+
+    async def charge(self, id: str, n: int, allowance: Rates, within: float) -> Wait | None:
+        later = round(within * 1000)
+        args: list[str | int] = [n, f"{id}:", later, self._ttl_ms + later]
+        for rate in allowance.policies:
+            args += [rate.limit, round(rate.window * 1000)]
+        charged, wait = await self._run("charge", self._keys[:2], args)
+        return None if charged else Wait(int(wait) / 1000, WINDOW)
+
+    async def settle(self, id: str, n: int) -> None:
+        await self._run("settle", self._keys[:1], [n, f"{id}:"])
 
     async def set_rates(self, rates: Rates) -> Rates:
         self.rates, self._learned = rates, True

@@ -27,6 +27,7 @@ from flask_limiter import ApplicationLimit, Limiter, RequestLimit
 from catfacts import redis_connect
 from catfacts.observe import metrics
 from catfacts.settings import Settings
+from catfacts.web import inbound_memory
 from catfacts.web.views import FACT_ENDPOINTS
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ WARN_EVERY = 60.0  # seconds between two warnings while the counts stay out of r
 def register(app: Flask, settings: Settings) -> None:
     if settings.inbound_limit is None:
         return
-    storage_uri, storage_options = "memory://", dict[str, Any]()
+    storage_uri, storage_options = f"{inbound_memory.SCHEME}://", dict[str, Any]()
     if settings.redis_url:
         storage_uri, storage_options = redis_connect.for_limits(settings.redis_url)
         app.extensions[OFF] = _Off(settings.inbound_limit, redis_connect.parse(settings.redis_url))

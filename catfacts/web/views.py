@@ -18,11 +18,20 @@ from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.routing import IntegerConverter
 
 from catfacts import logs
-from catfacts.errors import BadRequest, CatFactsError, ClientGone, shutting_down
+from catfacts.errors import BadRequest, CatFactsError, ClientGone, NotServed, shutting_down
 from catfacts.observe.timeline import Timeline
 from catfacts.services import Services
 from catfacts.settings import positive_seconds
-from catfacts.strategies import JSON, NDJSON, STRATEGIES, Info, Order, Runner, Strategy
+from catfacts.strategies import (
+    JSON,
+    LIMITED,
+    NDJSON,
+    STRATEGIES,
+    Info,
+    Order,
+    Runner,
+    Strategy,
+)
 from catfacts.web import hangup
 from catfacts.web.extension import current_services
 from catfacts.web.streaming import FactStream
@@ -78,6 +87,12 @@ for _info in STRATEGIES.values():
 def _serve(info: Info, n: int) -> Response:
     """Check the call, let it in (or refuse it at once), fetch, and answer."""
     services = current_services()
+    strategy = services.strategies.get(info.name)
+    if strategy is None:
+        raise NotServed(
+            f"{info.path}/<n> is not served here (CATFACTS_UNLIMITED_STRATEGIES=off): "
+            f"{LIMITED.path}/{n} fetches all {n} within the upstream's limit"
+        )
     deadline = _deadline(services.settings.call_deadline) if info.takes_deadline else None
     if n > services.settings.max_facts:
         raise BadRequest(
@@ -87,7 +102,6 @@ def _serve(info: Info, n: int) -> Response:
     trace = _trace()
     if request.method == "HEAD":  # spends nothing
         return _facts_headers(Response(content_type=NDJSON if streamed else JSON), n)
-    strategy = services.strategies[info.name]
     caller = hangup.client_socket(request.environ)
     order = _order(services, info, n, deadline, caller)
     runner = hangup.CallerLoop(services.loop, caller)

@@ -7,7 +7,7 @@
 -- KEYS[5] next     the pace's next send (ms), when the rates have a pace
 -- KEYS[6] seq      counts every acquire: a count that went back means the state went back
 -- KEYS[7] waiting  fair shares: "process\nclient" -> when that word expires (ms)
--- KEYS[8] served   fair shares: slots granted per client
+-- KEYS[8] served   fair shares: slots granted per client waited for
 -- ARGV[1] own      this process's rates (Rates.encode), used while none are shared
 -- ARGV[2] assert_own 1: own rates were learned from the upstream, share them if none are
 -- ARGV[3] lease    ms a slot in flight may last before it counts as answered
@@ -83,6 +83,15 @@ end
 if #ARGV >= FIRST_CLIENT then
   redis.call('PEXPIRE', waiting_key, stay)
   redis.call('PEXPIRE', served_key, stay + longest)
+end
+-- Counts only for clients someone waits for: one that comes back starts level with the least
+-- served anyway, so `served` stays as small as `waiting`, however many clients came and went.
+local counted = 0
+for _ in pairs(waiting) do counted = counted + 1 end
+if redis.call('HLEN', served_key) > counted then
+  for _, client in ipairs(redis.call('HKEYS', served_key)) do
+    if waiting[client] == nil then redis.call('HDEL', served_key, client) end
+  end
 end
 
 local paused = redis.call('PTTL', pause_key)
