@@ -21,8 +21,9 @@ import threading
 import time
 from typing import Any
 
+import flask_limiter
 from flask import Flask, Response, current_app, g, has_app_context, request
-from flask_limiter import ApplicationLimit, Limiter, RequestLimit
+from flask_limiter import ApplicationLimit, RequestLimit
 
 from catfacts import redis_connect
 from catfacts.observe import metrics
@@ -44,7 +45,8 @@ def register(app: Flask, settings: Settings) -> None:
     if settings.redis_url:
         storage_uri, storage_options = redis_connect.for_limits(settings.redis_url)
         app.extensions[OFF] = _Off(settings.inbound_limit, redis_connect.parse(settings.redis_url))
-    limiter = Limiter(
+    # Flask-Limiter's class, named in full: `catfacts.limiter.Limiter` is the upstream's budget.
+    inbound = flask_limiter.Limiter(
         key_func=lambda: str(g.get("client", request.remote_addr)),
         app=app,
         # One limit per client over every fact endpoint together, not one per endpoint.
@@ -64,11 +66,11 @@ def register(app: Flask, settings: Settings) -> None:
         swallow_errors=True,  # a call goes on unlimited; `_Told` makes it say so in our log
         on_breach=_breached,
     )
-    if not any(isinstance(handler, _Told) for handler in limiter.logger.handlers):
-        limiter.logger.addHandler(_Told())
+    if not any(isinstance(handler, _Told) for handler in inbound.logger.handlers):
+        inbound.logger.addHandler(_Told())
 
     def stamp(response: Response) -> Response:
-        current = limiter.current_limit
+        current = inbound.current_limit
         if current is None:
             return response
         if (off := app.extensions.get(OFF)) is not None:
