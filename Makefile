@@ -22,45 +22,35 @@ run: $(INSTALLED)
 test: $(INSTALLED) redis-server chromium nginx
 	$(BIN)/python -m pytest
 
-# The tests start private redis-servers of their own (a cluster made with redis-cli, TLS with a
-# certificate openssl makes); Debian's packages provide the binaries.
-redis-server:
-	@command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 \
-	  && command -v openssl >/dev/null 2>&1 || { \
+# Debian's packages for what the tests start themselves: $(1) the check that it is here, $(2)
+# the packages, $(3) what is skipped without them. Installed when root with apt-get; else a warning
+# (and CI=true makes the skipped tests fail).
+define debian
+	@$(1) || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's redis-server package for the tests"; \
+	    echo "installing Debian's $(2) for the tests"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq --no-install-recommends redis-server redis-tools openssl >/dev/null; \
+	      apt-get install -y -qq --no-install-recommends $(2) >/dev/null; \
 	  else \
-	    echo "WARNING: redis-server is missing and cannot be installed here;" \
-	      "the Redis tests will be skipped (CI=true makes them fail)"; \
+	    echo "WARNING: $(2) missing and cannot be installed here; $(3) will be skipped" \
+	      "(CI=true makes them fail)"; \
 	  fi; }
+endef
+
+# Private redis-servers (a cluster made with redis-cli, TLS with a certificate openssl makes).
+redis-server:
+	$(call debian,command -v redis-server >/dev/null && command -v redis-cli >/dev/null \
+	  && command -v openssl >/dev/null,redis-server redis-tools openssl,the Redis tests)
 
 # The page's tests drive a real browser: Debian's chromium, through Playwright (no download).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's chromium package for the tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
-	  else \
-	    echo "WARNING: chromium is missing and cannot be installed here;" \
-	      "the browser tests will be skipped (CI=true makes them fail)"; \
-	  fi; }
+	$(call debian,command -v chromium >/dev/null,chromium,the browser tests)
 
 # The front for the internet (deploy/nginx/catfacts.conf): its tests start a private nginx, in
 # front of a real gunicorn, with a configuration of their own in a temporary folder. Debian's
 # package provides /usr/sbin/nginx (and starts no daemon where policy-rc.d forbids it).
 nginx:
-	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's nginx package for the tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	      apt-get install -y -qq --no-install-recommends nginx >/dev/null; \
-	  else \
-	    echo "WARNING: nginx is missing and cannot be installed here;" \
-	      "the tests of the front for the internet will be skipped (CI=true makes them fail)"; \
-	  fi; }
+	$(call debian,command -v nginx >/dev/null || test -x /usr/sbin/nginx,nginx,the nginx tests)
 
 # Spectral (the npm registry's @stoplight/spectral-cli, pinned; the machine's Node.js runs it)
 # lints /openapi.json as served without and with API keys: any error or warning fails.
