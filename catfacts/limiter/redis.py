@@ -62,9 +62,15 @@ class Heard:
     leases: list[tuple[str, int]]
 
 
+NEEDS_ROOM = ("acquire", "charge")  # the scripts that call room.lua's `room_wait`
+
+
 def _script(name: str) -> str:
-    """A Lua script from `lua/`, where each names its keys and arguments in a header comment."""
-    return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text("utf-8")
+    """A Lua script from `lua/`, where each names its keys and arguments in a header comment;
+    those that call `room_wait` get room.lua before them (a script cannot load another)."""
+    folder = resources.files(__package__).joinpath("lua")
+    text = folder.joinpath(f"{name}.lua").read_text("utf-8")
+    return (folder.joinpath("room.lua").read_text("utf-8") + text) if name in NEEDS_ROOM else text
 
 
 class RedisLimiter(Limiter):

@@ -104,22 +104,12 @@ for i = 1, #ended, 2 do redis.call('ZADD', log_key, 'GT', ended[i + 1], ended[i]
 redis.call('ZREMRANGEBYSCORE', leases_key, '-inf', now)
 redis.call('ZREMRANGEBYSCORE', log_key, '-inf', now - longest)
 
--- Every policy: a slot answered at a frees at a + window; one in flight, not before now + window.
+-- Every policy must have room for one more (`room_wait`, in room.lua).
 local flying = redis.call('ZCARD', leases_key)
 local wait, step = 0, longest
 for _, policy in ipairs(policies) do
   local limit, window = policy[1], policy[2]
-  local since = '(' .. (now - window)
-  local answered = redis.call('ZCOUNT', log_key, since, '+inf')
-  local over = flying + answered - limit + 1
-  if over > 0 then
-    local free_at = now + window
-    if over <= answered then
-      local entry = redis.call('ZRANGEBYSCORE', log_key, since, '+inf', 'WITHSCORES', 'LIMIT', over - 1, 1)
-      free_at = tonumber(entry[2]) + window
-    end
-    wait = math.max(wait, free_at - now)
-  end
+  wait = math.max(wait, room_wait(log_key, now, flying, 1, limit, window))
   step = math.min(step, window / limit)
 end
 if wait > 0 then return {0, wait, 'window', seq, version, text} end

@@ -17,22 +17,11 @@ local n, prefix, later, ttl = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), ARG
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 
--- As `acquire`: an answer at a counts until a + window; a slot in flight, until now + window.
+-- As `acquire`: the n must fit under every policy beside the slots that count.
 local flying = redis.call('ZCARD', leases_key)
 local wait = 0
 for i = 5, #ARGV - 1, 2 do
-  local limit, window = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
-  local since = '(' .. (now - window)
-  local answered = redis.call('ZCOUNT', log_key, since, '+inf')
-  local over = flying + answered + n - limit
-  if over > 0 then
-    local free_at = now + window
-    if over <= answered then
-      local entry = redis.call('ZRANGEBYSCORE', log_key, since, '+inf', 'WITHSCORES', 'LIMIT', over - 1, 1)
-      free_at = tonumber(entry[2]) + window
-    end
-    wait = math.max(wait, free_at - now)
-  end
+  wait = math.max(wait, room_wait(log_key, now, flying, n, tonumber(ARGV[i]), tonumber(ARGV[i + 1])))
 end
 if wait > 0 then return {0, wait} end
 for i = 1, n do redis.call('ZADD', log_key, now + later, prefix .. i) end
