@@ -16,13 +16,14 @@ and returns. The names the rest of the package and the tests use are re-exported
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from catfacts.limiter import Limiter, Slot, Wait
+from catfacts.limiter import Limiter, Queued, Slot, Survey, Wait, counted_now
 from catfacts.limiter.local_share import (
     LOCAL_WAIT_MAX,
     LocalShare,
@@ -153,6 +154,16 @@ class Fallback(Limiter):
     async def withdraw(self) -> None:
         if self.phase != DEGRADED:
             await self._redis.withdraw()
+
+    async def survey(self, queued: Queued) -> Survey:
+        """Redis's look while it answers; away, this process's own slots, and no other queue."""
+        if self.phase != DEGRADED:
+            with contextlib.suppress(RedisUnavailable):
+                return await self._redis.survey(queued)
+        now, tightest = time.monotonic(), self.rates.tightest
+        flying = len(self._flying)
+        counted = 0 if tightest is None else counted_now(now, tightest, flying, self._answered)
+        return Survey(counted, flying)
 
     async def close(self) -> None:
         await self._outage.stop()

@@ -7,7 +7,18 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 
-from catfacts.limiter import PACED, PAUSED, WINDOW, Limiter, Slot, Wait, wait_for_room
+from catfacts.limiter import (
+    PACED,
+    PAUSED,
+    WINDOW,
+    Limiter,
+    Queued,
+    Slot,
+    Survey,
+    Wait,
+    counted_now,
+    wait_for_room,
+)
 from catfacts.rates import Rates
 
 
@@ -69,6 +80,15 @@ class MemoryLimiter(Limiter):
 
     async def withdraw(self) -> None:
         """Nothing to say: no other process waits on this one's turns."""
+
+    async def survey(self, queued: Queued) -> Survey:
+        """One process: no other queue to hear of."""
+        now = self._clock()
+        self._forget_before(now - self.rates.longest_window)
+        flying, tightest = len(self._in_flight), self.rates.tightest
+        counted = 0 if tightest is None else counted_now(now, tightest, flying, self._answered)
+        frees_in = wait_for_room(now, self.rates, flying, self._answered)
+        return Survey(counted, flying, frees_in, max(self._paused_until - now, 0.0))
 
     async def close(self) -> None:
         """Nothing to release: the slots are plain memory."""

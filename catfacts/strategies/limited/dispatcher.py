@@ -19,8 +19,10 @@ from catfacts.errors import ServiceUnavailable
 from catfacts.limiter import Limiter
 from catfacts.observe.timeline import Timeline
 from catfacts.rates import Rates
-from catfacts.strategies.limited.admission import Closing, finish_estimate, refuse_if_late
+from catfacts.strategies.estimate import Estimate
+from catfacts.strategies.limited.admission import Closing, refuse_if_late
 from catfacts.strategies.limited.calls import Call
+from catfacts.strategies.limited.forecast import Forecast
 from catfacts.strategies.limited.learning import RateLearner
 from catfacts.strategies.limited.pump import Pump
 from catfacts.strategies.limited.quota import UpstreamQuota
@@ -69,6 +71,7 @@ class Dispatcher:
             wakeup=self._wakeup,
             window=lambda: self._quota.window,
         )
+        self.forecast = Forecast(self._calls, self._quota, self._sender.round_trip, limiter)
         self._closing = closing or Closing()  # the service's, shared with its `Admission`
         self._ending: asyncio.TimerHandle | None = None
 
@@ -79,14 +82,16 @@ class Dispatcher:
         timeline: Timeline | None = None,
         on_fact: Callable[[int, str], None] | None = None,
         client: str = "",
+        *,
+        estimate: Estimate | None = None,
     ) -> list[str]:
         """Exactly n facts for one caller, or an error saying what happened and how far it got.
 
         With a `deadline`, a call the queue cannot serve in time is refused before it spends
-        anything (`admit`); a call let in is `run`.
+        anything (`admit`); a call let in is `run`. `estimate` hears when it will end.
         """
-        await self.admit(n, deadline, client)
-        return await self.run(n, timeline, on_fact, client)
+        await self.admit(n, deadline, client, estimate)
+        return await self.run(n, timeline, on_fact, client, estimate=estimate)
 
     async def run(
         self,
@@ -94,23 +99,35 @@ class Dispatcher:
         timeline: Timeline | None = None,
         on_fact: Callable[[int, str], None] | None = None,
         client: str = "",
+        *,
+        estimate: Estimate | None = None,
     ) -> list[str]:
         """The facts of a call already admitted (`admit`, once per call).
 
         It is never failed for time while the dispatcher gets facts: only when no fact came back
         for anyone for a while (`stall`). `timeline` records its requests and waits; `on_fact(index,
         fact)` hears of each fact as it arrives. Turns go round `client`s first, then round each
-        client's calls.
+        client's calls. `estimate` is reckoned again at each of its facts (`forecast`).
         """
         if n == 0:
+            if estimate is not None:
+                estimate.finished()
             return []
         if not self._calls:
             self._stall.progressed()
         request_id = logs.request_id.get()
         if timeline is None:
             timeline = Timeline("limited", n, request_id, self.rate)
-        call = Call(n, request_id, timeline, on_fact, client)
+
+        def heard(index: int, fact: str) -> None:
+            self.forecast.reckon(call)  # before the caller hears of the fact: its line's eta
+            if on_fact is not None:
+                on_fact(index, fact)
+
+        call = Call(n, request_id, timeline, heard, client, estimate=estimate)
         self._calls.add(call)
+        self.forecast.reckon(call)
+        self.forecast.surveyor.changed()
         self._pumping.start()
         self._wakeup.set()
         try:
@@ -118,6 +135,7 @@ class Dispatcher:
         finally:
             call.abandon()
             self._calls.remove(call)
+            self.forecast.surveyor.changed()
             timeline.limit, timeline.window = self.rate  # as learned by the end of the call
 
     def drain(self, grace: float) -> None:
@@ -151,26 +169,24 @@ class Dispatcher:
         """The pump's task, if it ever ran."""
         return self._pumping.task
 
-    async def admit(self, n: int, deadline: float | None, client: str = "") -> None:
-        """Refuse now (503) a call that cannot finish within `deadline`, or any during shutdown.
+    async def admit(
+        self, n: int, deadline: float | None, client: str = "", estimate: Estimate | None = None
+    ) -> None:
+        """Refuse now (503) a call that cannot finish within `deadline`, or any during shutdown;
+        `estimate` hears when a call let in will end (`forecast`, the same model).
 
         `fetch` asks this, then runs the call; a streamed answer asks it first and then `run`s,
         so that a refusal keeps its status. (A coroutine, so that other threads run it on the
         loop, which owns the queue.)
         """
         self._closing.refuse()
-        if deadline is None or n == 0:
+        if (deadline is None and estimate is None) or n == 0:
             return
-        now = asyncio.get_running_loop().time()
-        estimate = finish_estimate(
-            self._calls.sent_before(client, n),
-            credit=self._quota.credit,
-            limit=self._quota.limit,
-            window=self._window,
-            blocked=self._quota.blocked_for(now) or 0.0,
-            round_trip=self._sender.round_trip.seconds,
-        )
-        refuse_if_late(n, estimate, deadline)
+        seconds = await self.forecast.new_call(client, n)
+        if deadline is not None:
+            refuse_if_late(n, seconds, deadline)
+        if estimate is not None:
+            estimate.reckon(seconds)
 
     def _end_all(self) -> None:
         for call in list(self._calls):
