@@ -63,6 +63,7 @@ class Dispatcher:
             on_fact=self._stall.progressed,
             wake=self._wakeup.set,
         )
+        self.forecast = Forecast(self._calls, self._quota, self._sender.round_trip, limiter)
         self._pumping = Pump(
             self._calls,
             self._quota,
@@ -70,8 +71,8 @@ class Dispatcher:
             self._sender,
             wakeup=self._wakeup,
             window=lambda: self._quota.window,
+            on_send=self.forecast.surveyor.took,
         )
-        self.forecast = Forecast(self._calls, self._quota, self._sender.round_trip, limiter)
         self._closing = closing or Closing()  # the service's, shared with its `Admission`
         self._ending: asyncio.TimerHandle | None = None
 

@@ -12,6 +12,7 @@ goes now, the rest a limit's worth per window.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from catfacts.limiter import Limiter, Survey
@@ -47,23 +48,29 @@ class Outlook:
         )
 
 
-def outlook(now: float, quota: UpstreamQuota, survey: Survey, round_trip: float) -> Outlook:
-    """What may go when, from the limiter's slots and the upstream's last word."""
+def outlook(
+    now: float, quota: UpstreamQuota, survey: Survey, taken: Sequence[float], round_trip: float
+) -> Outlook:
+    """What may go when, from the limiter's slots (`survey`, aged to `now`, and the slots this
+    process `taken` since, when) and the upstream's last word (`quota`)."""
     limit, window = quota.limit, quota.window
-    room = max(limit - survey.counted, 0)
-    remaining, _ = quota.said(now)
-    if remaining is not None:
-        room = min(room, max(remaining - quota.in_flight, 0))  # the upstream's count is lower
     held = max(quota.waiting_for(now), survey.paused_for)
     if held > 0:
         return Outlook(limit, window, limit, held, round_trip)  # a fresh window after the wait
-    if room > 0:  # a probe first, when unsure: the rest after its answer
-        return Outlook(limit, window, room, round_trip if quota.probing else 0.0, round_trip)
-    frees = survey.frees_in
-    _, reset = quota.said(now)
-    if remaining is not None and reset is not None:
-        frees = max(frees, reset)
-    return Outlook(limit, window, limit, frees, round_trip)
+    room = max(limit - survey.counted, 0)
+    if room == 0 and survey.frees_in == 0:
+        room = limit  # the look is older than the slots it saw: they have freed since
+    room = max(room - len(taken), 0)
+    remaining, _ = quota.said(now)
+    if remaining is not None:
+        room = min(room, max(remaining - quota.in_flight, 0))  # the upstream's count is lower
+    if room == 0:
+        frees = survey.frees_in  # the oldest slot; ours since the look, a window after answers
+        if taken:
+            frees = max(frees, taken[0] + round_trip + window - now)
+        return Outlook(limit, window, limit, max(frees, round_trip), round_trip)
+    # Unsure of the upstream's count, a probe goes first and the rest after its answer.
+    return Outlook(limit, window, room, round_trip if quota.probing else 0.0, round_trip)
 
 
 class Forecast:
@@ -80,8 +87,9 @@ class Forecast:
 
     def outlook(self) -> Outlook:
         now = asyncio.get_running_loop().time()
-        survey = self.surveyor.aged(now)
-        return outlook(now, self._quota, survey, self._round_trip.seconds)
+        surveyor = self.surveyor
+        survey = surveyor.aged(now)
+        return outlook(now, self._quota, survey, surveyor.taken, self._round_trip.seconds)
 
     async def new_call(self, client: str, n: int) -> float:
         """Seconds until the last fact of a call for n that `client` would make now."""

@@ -33,8 +33,13 @@ class Surveyor:
         self._on_look = on_look
         self.latest = Survey()
         self.at = 0.0
+        self.taken: list[float] = []  # when this process took each slot since the last look
         self._changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+
+    def took(self) -> None:
+        """This process took a slot just now: the last look does not count it yet."""
+        self.taken.append(asyncio.get_running_loop().time())
 
     def changed(self) -> None:
         """A call came or went: look again now, and keep looking while calls are in flight."""
@@ -46,8 +51,10 @@ class Surveyor:
         """A look now (the door and the peek want the budget as it is, not as it was)."""
         loop = asyncio.get_running_loop()
         try:
+            asked = loop.time()
             self.latest = await self._limiter.survey(self._queued())
             self.at = loop.time()
+            self.taken = [at for at in self.taken if at >= asked]  # those it may not count
         except ServiceUnavailable as error:
             log.debug("no look at the budget: %s", error.message)
         return self.latest
