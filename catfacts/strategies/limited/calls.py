@@ -48,6 +48,7 @@ class Call:
     ) -> None:
         self.n = n
         self.estimate = estimate  # when it will end, for the caller to read (`forecast`)
+        self.on_delivered: Callable[[Call], None] | None = None  # before `on_fact`: the eta
         self.request_id = request_id
         self.client = client  # whose turn it takes (`turns`)
         self.timeline = timeline
@@ -74,6 +75,8 @@ class Call:
         if self.over:
             return
         self._facts[item.index] = fact
+        if self.on_delivered is not None:
+            self.on_delivered(self)
         if self._on_fact is not None:
             self._on_fact(item.index, fact)
         if len(self._facts) == self.n:

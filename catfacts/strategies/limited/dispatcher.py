@@ -21,6 +21,7 @@ from catfacts.observe.timeline import Timeline
 from catfacts.rates import Rates
 from catfacts.strategies.estimate import Estimate
 from catfacts.strategies.limited.admission import Closing, refuse_if_late
+from catfacts.strategies.limited.budget import Budget, peek
 from catfacts.strategies.limited.calls import Call
 from catfacts.strategies.limited.forecast import Forecast
 from catfacts.strategies.limited.learning import RateLearner
@@ -48,6 +49,7 @@ class Dispatcher:
     ) -> None:
         # What the upstream announces sets the rates; by default the limiter's are the ceiling.
         self._learner = learner or RateLearner(limiter.rates, shared=limiter.shared)
+        self._shared = limiter.shared
         windows = self._learner.windows  # when the upstream's windows end, as found
         self._quota = UpstreamQuota(self._learner.rates, windows, shared=limiter.shared)
         self._calls = Turns()
@@ -89,8 +91,7 @@ class Dispatcher:
         """Exactly n facts for one caller, or an error saying what happened and how far it got.
 
         With a `deadline`, a call the queue cannot serve in time is refused before it spends
-        anything (`admit`); a call let in is `run`. `estimate` hears when it will end.
-        """
+        anything (`admit`); a call let in is `run`."""
         await self.admit(n, deadline, client, estimate)
         return await self.run(n, timeline, on_fact, client, estimate=estimate)
 
@@ -108,27 +109,17 @@ class Dispatcher:
         It is never failed for time while the dispatcher gets facts: only when no fact came back
         for anyone for a while (`stall`). `timeline` records its requests and waits; `on_fact(index,
         fact)` hears of each fact as it arrives. Turns go round `client`s first, then round each
-        client's calls. `estimate` is reckoned again at each of its facts (`forecast`).
-        """
+        client's calls. `estimate` is reckoned again at each of its facts (`forecast`)."""
         if n == 0:
-            if estimate is not None:
-                estimate.finished()
             return []
         if not self._calls:
             self._stall.progressed()
         request_id = logs.request_id.get()
         if timeline is None:
             timeline = Timeline("limited", n, request_id, self.rate)
-
-        def heard(index: int, fact: str) -> None:
-            self.forecast.reckon(call)  # before the caller hears of the fact: its line's eta
-            if on_fact is not None:
-                on_fact(index, fact)
-
-        call = Call(n, request_id, timeline, heard, client, estimate=estimate)
+        call = Call(n, request_id, timeline, on_fact, client, estimate=estimate)
         self._calls.add(call)
-        self.forecast.reckon(call)
-        self.forecast.surveyor.changed()
+        self.forecast.joined(call)
         self._pumping.start()
         self._wakeup.set()
         try:
@@ -139,6 +130,10 @@ class Dispatcher:
             self.forecast.surveyor.changed()
             timeline.limit, timeline.window = self.rate  # as learned by the end of the call
 
+    async def budget(self, client: str, n: int) -> Budget:
+        """The budget as it stands, spending nothing (`GET /budget`)."""
+        return await peek(self.forecast, self._learner, shared=self._shared, client=client, n=n)
+
     def drain(self, grace: float) -> None:
         """Shutdown: take no new call, and end the calls still running after `grace` seconds."""
         self._closing.close()
@@ -146,14 +141,10 @@ class Dispatcher:
             self._ending = asyncio.get_running_loop().call_later(grace, self._end_all)
 
     @property
-    def _window(self) -> float:
-        return self._quota.window
-
-    @property
     def rate(self) -> tuple[int, float]:
         """The tightest limit in force (lower than configured if the upstream said so) and its
         window; a pace of r a second shows as one request per 1/r seconds."""
-        return self._quota.limit, self._window
+        return self._quota.limit, self._quota.window
 
     @property
     def rates(self) -> Rates:
@@ -167,7 +158,6 @@ class Dispatcher:
 
     @property
     def _pump(self) -> asyncio.Task[None] | None:
-        """The pump's task, if it ever ran."""
         return self._pumping.task
 
     async def admit(
@@ -181,13 +171,12 @@ class Dispatcher:
         loop, which owns the queue.)
         """
         self._closing.refuse()
-        if (deadline is None and estimate is None) or n == 0:
-            return
-        seconds = await self.forecast.new_call(client, n)
-        if deadline is not None:
-            refuse_if_late(n, seconds, deadline)
-        if estimate is not None:
-            estimate.reckon(seconds)
+        if deadline is not None or estimate is not None:
+            seconds = await self.forecast.new_call(client, n)
+            if deadline is not None:
+                refuse_if_late(n, seconds, deadline)
+            if estimate is not None:
+                estimate.reckon(seconds)
 
     def _end_all(self) -> None:
         for call in list(self._calls):

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from catfacts.limiter import Limiter, Survey
+from catfacts.limiter import Limiter, Queued, Survey
 from catfacts.strategies.limited.admission import finish_estimate
 from catfacts.strategies.limited.calls import Call
 from catfacts.strategies.limited.quota import UpstreamQuota
@@ -81,15 +81,19 @@ class Forecast:
         self, turns: Turns, quota: UpstreamQuota, round_trip: RoundTrip, limiter: Limiter
     ) -> None:
         self._turns = turns
-        self._quota = quota
+        self.quota = quota
         self._round_trip = round_trip
         self.surveyor = Surveyor(limiter, turns.queued, self.reckon_all)
+
+    def queued(self) -> Queued:
+        """This worker's calls in flight, per client: (calls, requests not sent yet)."""
+        return self._turns.queued()
 
     def outlook(self) -> Outlook:
         now = asyncio.get_running_loop().time()
         surveyor = self.surveyor
         survey = surveyor.aged(now)
-        return outlook(now, self._quota, survey, surveyor.taken, self._round_trip.seconds)
+        return outlook(now, self.quota, survey, surveyor.taken, self._round_trip.seconds)
 
     async def new_call(self, client: str, n: int) -> float:
         """Seconds until the last fact of a call for n that `client` would make now."""
@@ -98,6 +102,12 @@ class Forecast:
         survey = await self.surveyor.look()
         ahead = self._turns.sent_before(client, n, survey.others)
         return self.outlook().finish(ahead)
+
+    def joined(self, call: Call) -> None:
+        """A call came in: its estimate now and at each of its facts; the others hear of it."""
+        call.on_delivered = self.reckon
+        self.reckon(call)
+        self.surveyor.changed()
 
     def reckon(self, call: Call) -> None:
         """The call's estimate, now: 0 once its facts are all back."""

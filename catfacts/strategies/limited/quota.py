@@ -87,16 +87,6 @@ class UpstreamQuota(HeldCredit):
         """Requests that may go now, before we hear from the upstream again."""
         return max(self._credit - self._held(), 0)
 
-    @property
-    def in_flight(self) -> int:
-        """Requests sent that the upstream's last count may not include yet."""
-        return self._in_flight
-
-    @property
-    def probing(self) -> bool:
-        """Unsure of the upstream's count: one request goes first, the rest after its answer."""
-        return self._lowest is None and self._credit <= 1
-
     def said(self, now: float) -> tuple[int | None, float | None]:
         """What the upstream last said remains in its window, and seconds until that window
         ends (as announced or found), where known. A look: it changes nothing."""
