@@ -64,12 +64,13 @@ Queued = Mapping[str, tuple[int, int]]
 @dataclass(frozen=True)
 class Survey:
     """The budget as one look sees it, spending nothing: the slots that count against the
-    tightest policy now (those in flight among them), seconds until one frees when none is free,
-    any pause left, and what the other processes sharing the slots have queued, per client."""
+    tightest policy now (those in flight among them), seconds until each of the answered ones
+    stops counting (soonest first), any pause left, and what the other processes sharing the
+    slots have queued, per client."""
 
     counted: int = 0
     in_flight: int = 0
-    frees_in: float = 0.0
+    freeing: tuple[float, ...] = ()
     paused_for: float = 0.0
     others: Queued = field(default_factory=dict)
 
@@ -156,9 +157,12 @@ class Limiter(ABC):
         """Release connections, if the backend holds any."""
 
 
-def counted_now(now: float, rate: Rate, flying: int, answered: Sequence[float]) -> int:
-    """Slots that count against `rate` now: those in flight, and those answered within W."""
-    return flying + len(answered) - bisect.bisect_right(answered, now - rate.window)
+def freeing(now: float, rate: Rate | None, answered: Sequence[float]) -> tuple[float, ...]:
+    """Seconds until each answered slot that counts against `rate` now stops counting."""
+    if rate is None:
+        return ()
+    since = bisect.bisect_right(answered, now - rate.window)
+    return tuple(at + rate.window - now for at in answered[since:])
 
 
 def wait_for_room(now: float, rates: Rates, flying: int, answered: Sequence[float]) -> float:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from catfacts.limiter import Limiter, Queued, Slot, Survey, Wait, counted_now
+from catfacts.limiter import Limiter, Queued, Slot, Survey, Wait, freeing
 from catfacts.limiter.local_share import (
     LOCAL_WAIT_MAX,
     LocalShare,
@@ -160,10 +160,8 @@ class Fallback(Limiter):
         if self.phase != DEGRADED:
             with contextlib.suppress(RedisUnavailable):
                 return await self._redis.survey(queued)
-        now, tightest = time.monotonic(), self.rates.tightest
-        flying = len(self._flying)
-        counted = 0 if tightest is None else counted_now(now, tightest, flying, self._answered)
-        return Survey(counted, flying)
+        frees = freeing(time.monotonic(), self.rates.tightest, self._answered)
+        return Survey(len(self._flying) + len(frees), len(self._flying), frees)
 
     async def close(self) -> None:
         await self._outage.stop()

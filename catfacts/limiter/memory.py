@@ -16,7 +16,7 @@ from catfacts.limiter import (
     Slot,
     Survey,
     Wait,
-    counted_now,
+    freeing,
     wait_for_room,
 )
 from catfacts.rates import Rates
@@ -85,10 +85,9 @@ class MemoryLimiter(Limiter):
         """One process: no other queue to hear of."""
         now = self._clock()
         self._forget_before(now - self.rates.longest_window)
-        flying, tightest = len(self._in_flight), self.rates.tightest
-        counted = 0 if tightest is None else counted_now(now, tightest, flying, self._answered)
-        frees_in = wait_for_room(now, self.rates, flying, self._answered)
-        return Survey(counted, flying, frees_in, max(self._paused_until - now, 0.0))
+        flying, frees = len(self._in_flight), freeing(now, self.rates.tightest, self._answered)
+        paused = max(self._paused_until - now, 0.0)
+        return Survey(flying + len(frees), flying, frees, paused)
 
     async def close(self) -> None:
         """Nothing to release: the slots are plain memory."""

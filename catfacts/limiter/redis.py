@@ -152,9 +152,8 @@ class RedisLimiter(Limiter):
         args: list[str | int] = [self._me, round(QUEUE_WORD * 1000), word]
         args += [0, 0] if tight is None else [tight.limit, round(tight.window * 1000)]
         _, counted, flying, frees, paused, others = await self._run("survey", keys, args)
-        return Survey(
-            int(counted), int(flying), int(frees) / 1000, int(paused) / 1000, _merged(others)
-        )
+        freeing = tuple(int(ms) / 1000 for ms in frees)
+        return Survey(int(counted), int(flying), freeing, int(paused) / 1000, _merged(others))
 
     async def close(self) -> None:
         await self._redis.aclose()

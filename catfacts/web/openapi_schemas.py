@@ -210,6 +210,7 @@ _BUDGET = {
         "calls",
         "n",
         "wait",
+        "worker",
     ],
     "properties": {
         "limit": {"type": "integer", "minimum": 1, "description": "the tightest limit in force"},
@@ -240,6 +241,7 @@ _BUDGET = {
         },
         "n": {"type": "integer", "minimum": 0},
         "wait": {**_SECONDS, "description": "seconds until the last fact of a call for n now"},
+        "worker": {"type": "integer", "description": "the process that answered"},
     },
 }
 

@@ -10,7 +10,8 @@
 -- ARGV[3] queued   its queue as JSON ({client: [calls, requests]}); empty: nothing queued
 -- ARGV[4] limit    the tightest policy's limit (0: none)
 -- ARGV[5] window   and its window (ms)
--- Returns {now, counted, in flight, ms until one frees, ms of pause left, {id, JSON, ...}}.
+-- Returns {now, counted, in flight, {ms until each answered slot that counts frees},
+-- ms of pause left, {id, JSON, ...}}.
 
 local log_key, leases_key, pause_key, queues_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local me, ttl, queued = ARGV[1], tonumber(ARGV[2]), ARGV[3]
@@ -39,19 +40,12 @@ end
 
 -- A lease that ended counts as answered when it ended (as `acquire` moves it).
 local flying = redis.call('ZCOUNT', leases_key, '(' .. now, '+inf')
-local counted, frees = flying, 0
+local counted, frees = flying, {}
 if limit > 0 then
   local since = '(' .. (now - window)
-  local answered = redis.call('ZCOUNT', log_key, since, '+inf')
-  counted = counted + answered + redis.call('ZCOUNT', leases_key, since, now)
-  local over = counted - limit + 1
-  if over > 0 then
-    frees = window
-    if over <= answered then
-      local entry = redis.call('ZRANGEBYSCORE', log_key, since, '+inf', 'WITHSCORES', 'LIMIT', over - 1, 1)
-      frees = math.max(tonumber(entry[2]) + window - now, 0)
-    end
-  end
+  local answered = redis.call('ZRANGEBYSCORE', log_key, since, '+inf', 'WITHSCORES')
+  for i = 2, #answered, 2 do frees[#frees + 1] = tonumber(answered[i]) + window - now end
+  counted = counted + #frees + redis.call('ZCOUNT', leases_key, since, now)
 end
 local paused = math.max(redis.call('PTTL', pause_key), 0)
 return {now, counted, flying, frees, paused, others}

@@ -11,6 +11,7 @@ this one's queue, and the estimate every call gets (`forecast`).
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -47,6 +48,7 @@ class Budget:
     calls: list[ClientCalls]
     n: int
     wait: float  # seconds until the last fact of a call for n made now
+    worker: int  # the process that answered
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,4 +100,5 @@ async def peek(
         calls=everyone(forecast.queued(), survey.others, client),
         n=n,
         wait=round(wait, 3),
+        worker=os.getpid(),
     )

@@ -5,8 +5,8 @@ Its inputs are what the dispatcher already holds: the requests that go before th
 (`Turns.sent_before`: fair turns between clients, then between a client's calls, with what the
 other workers have queued as the last look at the shared budget says), the room the limiter has
 now and when a slot frees, what the upstream's word holds back (a reset it announced, a 429's
-pause), the rate in force and the round trip. Then `finish_estimate` (`admission`): the credit
-goes now, the rest a limit's worth per window.
+pause), the rate in force and the round trip. Then `Outlook.finish`: each request on the
+soonest free slot, each slot used again a window after its answer.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from catfacts.limiter import Limiter, Queued, Survey
-from catfacts.strategies.limited.admission import finish_estimate
 from catfacts.strategies.limited.calls import Call
 from catfacts.strategies.limited.quota import UpstreamQuota
 from catfacts.strategies.limited.round_trip import RoundTrip
@@ -26,51 +25,49 @@ from catfacts.strategies.limited.turns import Turns
 
 @dataclass(frozen=True)
 class Outlook:
-    """The budget as the estimates see it now: `credit` requests may go after `blocked` seconds
-    (now, or when a slot frees, the upstream's window resets or a pause ends), then `limit` per
-    `window`; each answer takes `round_trip`."""
+    """The budget as the estimates see it now: seconds until each of the limit's slots may next
+    be used (`lanes`, soonest first); a slot used again frees a `window` after its answer, and
+    each answer takes `round_trip`."""
 
-    limit: int
+    lanes: tuple[float, ...]
     window: float
-    credit: int
-    blocked: float
     round_trip: float
 
     def finish(self, ahead: int) -> float:
-        """Seconds until the last of `ahead` requests (sent in turn from now) is answered."""
-        return finish_estimate(
-            ahead,
-            credit=self.credit,
-            limit=self.limit,
-            window=self.window,
-            blocked=self.blocked,
-            round_trip=self.round_trip,
-        )
+        """Seconds until the last of `ahead` requests, sent in turn from now, is answered: the
+        j-th goes on the j-th soonest slot, and comes round again a window and a round trip
+        later."""
+        if ahead <= 0:
+            return 0.0
+        last, slots = ahead - 1, len(self.lanes)
+        cycle = self.window + self.round_trip
+        return self.lanes[last % slots] + (last // slots) * cycle + self.round_trip
 
 
 def outlook(
     now: float, quota: UpstreamQuota, survey: Survey, taken: Sequence[float], round_trip: float
 ) -> Outlook:
-    """What may go when, from the limiter's slots (`survey`, aged to `now`, and the slots this
-    process `taken` since, when) and the upstream's last word (`quota`)."""
+    """When each slot may go, from the limiter's (`survey`, aged to `now`, and the slots this
+    process `taken` since the look, when) and the upstream's last word (`quota`)."""
     limit, window = quota.limit, quota.window
-    held = max(quota.waiting_for(now), survey.paused_for)
-    if held > 0:
-        return Outlook(limit, window, limit, held, round_trip)  # a fresh window after the wait
-    room = max(limit - survey.counted, 0)
-    if room == 0 and survey.frees_in == 0:
-        room = limit  # the look is older than the slots it saw: they have freed since
-    room = max(room - len(taken), 0)
-    remaining, _ = quota.said(now)
-    if remaining is not None:
-        room = min(room, max(remaining - quota.in_flight, 0))  # the upstream's count is lower
-    if room == 0:
-        frees = survey.frees_in  # the oldest slot; ours since the look, a window after answers
-        if taken:
-            frees = max(frees, taken[0] + round_trip + window - now)
-        return Outlook(limit, window, limit, max(frees, round_trip), round_trip)
-    # Unsure of the upstream's count, a probe goes first and the rest after its answer.
-    return Outlook(limit, window, room, round_trip if quota.probing else 0.0, round_trip)
+    busy = sorted(
+        [
+            *survey.freeing,
+            *(at + round_trip + window - now for at in taken),
+            *[window + round_trip] * survey.in_flight,
+        ]
+    )[-limit:]
+    free = [0.0] * (limit - len(busy))
+    remaining, reset = quota.said(now)
+    if remaining is not None and remaining - quota.in_flight < len(free):
+        # The upstream says fewer remain: the rest of its window's worth after its reset.
+        spare = max(remaining - quota.in_flight, 0)
+        free = free[:spare] + [window if reset is None else reset] * (len(free) - spare)
+    if quota.probing and free:
+        free = [0.0] + [round_trip] * (len(free) - 1)  # a probe first, the rest after its answer
+    held = max(quota.waiting_for(now), survey.paused_for)  # a reset, or a 429's pause
+    lanes = tuple(sorted(max(lane, held, 0.0) for lane in free + busy))
+    return Outlook(lanes, window, round_trip)
 
 
 class Forecast:

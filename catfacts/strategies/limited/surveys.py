@@ -60,15 +60,13 @@ class Surveyor:
         return self.latest
 
     def aged(self, now: float) -> Survey:
-        """The last look, its waits counted down to `now`."""
+        """The last look, as it stands at `now`: the slots that freed since no longer count,
+        and its waits are counted down."""
         latest, age = self.latest, max(now - self.at, 0.0)
-        return Survey(
-            latest.counted,
-            latest.in_flight,
-            max(latest.frees_in - age, 0.0),
-            max(latest.paused_for - age, 0.0),
-            latest.others,
-        )
+        freeing = tuple(left - age for left in latest.freeing if left > age)
+        counted = latest.counted - (len(latest.freeing) - len(freeing))
+        paused = max(latest.paused_for - age, 0.0)
+        return Survey(counted, latest.in_flight, freeing, paused, latest.others)
 
     async def _run(self) -> None:
         while True:
