@@ -4,6 +4,7 @@ counting down, 0 at the end); how true the figures come is measured in `bench et
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -41,7 +42,7 @@ def test_every_line_of_a_streamed_limited_call_has_an_eta_that_counts_down_to_0(
     headers, lines = streamed(client, "/cat_async_limited/45")  # three windows at 20/second
     etas = [line["eta"] for line in lines]
     assert all(isinstance(eta, float) for eta in etas)
-    rises = [(i, a, b) for i, (a, b) in enumerate(zip(etas, etas[1:], strict=False)) if b > a]
+    rises = [(i, a, b) for i, (a, b) in enumerate(itertools.pairwise(etas)) if b > a]
     assert not rises, f"{rises} of {etas}"
     assert 1.0 < etas[0] < 4.0  # two windows to wait, at least, and nowhere near ten
     assert "summary" in lines[-1] and etas[-1] == 0.0
