@@ -157,16 +157,11 @@ def summary_line(summary: dict[str, Any]) -> str:
 
 def heard(line: dict[str, Any], now: float) -> dict[str, Any]:
     """What a line says of the time left, as the bar's fields: the service's `eta` (counted down
-    from `now` between lines) and the wait the call is in, if a progress line says so."""
-    fields: dict[str, Any] = {}
-    if "eta" in line:
-        fields["eta"] = (float(line["eta"]), now)
-    if "progress" in line:
-        waiting = line["progress"].get("waiting")
-        fields["waiting"] = None if waiting is None else (waiting, now)
-    elif "fact" in line:
-        fields["waiting"] = None  # facts come again: whatever it waited for is over
-    return fields
+    from `now` between lines) and the wait the call is in, if any."""
+    if "eta" not in line:
+        return {}
+    waiting = line.get("waiting")
+    return {"eta": (float(line["eta"]), now), "waiting": waiting and (waiting, now)}
 
 
 class EtaColumn(ProgressColumn):

@@ -74,7 +74,7 @@ def test_the_other_strategies_do_not_guess(client: FlaskClient) -> None:
 def test_a_call_that_waits_for_the_window_says_so_at_once(make_app: AppFactory) -> None:
     client = make_app(rate="5 per 3 seconds").test_client()
     _, lines = streamed(client, "/cat_async_limited/6")  # 5 now, 1 a window later
-    waits = [line["progress"]["waiting"] for line in lines if "progress" in line]
+    waits = [line["waiting"] for line in lines if "progress" in line]
     assert waits, lines
     assert waits[0]["for"] == "window"
     assert 1.0 < waits[0]["seconds"] <= 3.0

@@ -11,7 +11,8 @@ fact come and a proxy sees bytes flowing. Each line is one JSON object, told apa
 
 A strategy that can tell when the call will end (the limited one) adds `"eta"` to every line:
 seconds until the last fact, as last reckoned and counted down since (`strategies.estimate`), 0 on
-the last line. A progress line while the call waits says for what and how long (`"waiting"`).
+the last line; and while the call waits (for the upstream's window, a pause, its turn), what for
+and how long (`"waiting"`). A wait of a few seconds gets a progress line as it begins.
 
 The events come from the strategy, whichever it is (`strategies.events`); this module writes them.
 The body's `close()` (the server calls it when the caller is gone and a write failed, or after
@@ -77,11 +78,18 @@ class FactStream:
         self._on_close()
 
     def _timed(self, line: dict[str, Any], ended: bool = False) -> dict[str, Any]:
-        """The line with its `eta`, where the strategy estimates (0 once the call is over)."""
+        """The line with its `eta`, where the strategy estimates (0 once the call is over), and
+        while the call waits, what for and how long (`waiting`)."""
         estimate = self._estimate
         seconds = None if estimate is None else estimate.seconds()
-        if seconds is not None:
-            line["eta"] = 0.0 if ended else round(seconds, 3)
+        if estimate is None or seconds is None:
+            return line
+        line["eta"] = 0.0 if ended else round(seconds, 3)
+        waiting = None if ended else estimate.waiting()
+        if waiting is not None:
+            reason, left = waiting
+            kind = WAITS_FOR.get(reason, "turn")
+            line["waiting"] = {"for": kind, "reason": reason, "seconds": round(left, 3)}
         return line
 
     def _format(self, event: Event) -> dict[str, Any]:
@@ -94,20 +102,13 @@ class FactStream:
         if kind == "wait":
             return {"wait": wait_json(event[1], event[2], event[3], start)}
         summary = self._timeline.summary()
-        progress = {
-            "fetched": self._fetched,
-            "requested": self._timeline.n,
-            "elapsed_ms": summary["total_ms"],
-        }
-        waiting = None if self._estimate is None else self._estimate.waiting()
-        if waiting is not None:
-            reason, left = waiting
-            progress["waiting"] = {
-                "for": WAITS_FOR.get(reason, "turn"),
-                "reason": reason,
-                "seconds": round(left, 3),
+        return {
+            "progress": {
+                "fetched": self._fetched,
+                "requested": self._timeline.n,
+                "elapsed_ms": summary["total_ms"],
             }
-        return {"progress": progress}
+        }
 
     def _succeeded(self) -> dict[str, Any]:
         timeline = self._timeline

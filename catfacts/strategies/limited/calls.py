@@ -90,9 +90,9 @@ class Call:
     def waited(self, start: float, end: float, reason: str) -> None:
         """The dispatcher could send nothing from `start` to `end`: a wait, if ours were queued."""
         if self.pending and not self.over:
-            self.timeline.waited(start, end, reason)
-            if self.estimate is not None:
+            if self.estimate is not None:  # first: the timeline's listener may write a line
                 self.estimate.waits(end, reason)
+            self.timeline.waited(start, end, reason)
 
     def fail(self, error: CatFactsError) -> None:
         """End the call with `error`; what is still queued is dropped, never sent."""
