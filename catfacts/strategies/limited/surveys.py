@@ -19,7 +19,7 @@ from catfacts.limiter import Limiter, Queued, Survey
 
 log = logging.getLogger(__name__)
 
-EVERY = 0.25  # seconds between looks while calls are in flight
+EVERY = 0.1  # seconds between looks while calls are in flight
 
 
 class Surveyor:
