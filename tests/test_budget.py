@@ -123,5 +123,5 @@ def test_every_worker_sees_the_calls_of_the_others(two_workers: str) -> None:
     assert all(look["shared"] for look in looks)
     # Each worker counts both calls (one its own, one another's) while both are queued.
     assert any(look["calls"][0]["calls"] == 2 for look in busy), busy
-    assert max(look["wait"] for look in busy) > 2.0  # 20 more behind up to 120 queued
+    assert max(look["wait"] for look in busy) > 1.5  # 20 more behind up to 120 queued: windows
     assert get_json(f"{two_workers}/budget")["calls"] == []

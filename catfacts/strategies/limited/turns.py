@@ -76,9 +76,8 @@ class Turns:
         n, or the n still queued of `call` (then not counted twice).
 
         The client's own calls share its turns, so they send min(theirs, n) each; every other
-        client has one turn per turn of this client's, so it sends at most that many. What other
-        workers have queued (`elsewhere`, per client) takes its turns alike: across workers, the
-        shared limiter serves the client furthest behind.
+        client has one turn per turn of this client's, so it sends at most that many, and so does
+        what other workers have queued (`elsewhere`, per client).
         """
         own_turns = n
         theirs: dict[str, int] = {}
@@ -88,12 +87,10 @@ class Turns:
                 own_turns += sum(min(p, n) for p in pending)
             else:
                 theirs[calls[0].client] = sum(pending)
-        for other, (count, requests) in (elsewhere or {}).items():
-            if other == client:
-                own_turns += min(requests, n * count)
-            else:
-                theirs[other] = theirs.get(other, 0) + requests
-        return own_turns + sum(min(p, own_turns) for p in theirs.values())
+        # Across workers the shared limiter serves the client furthest behind; the same client
+        # on another worker races this one for slots: a party of its own either way.
+        sent_elsewhere = sum(min(requests, own_turns) for _, requests in (elsewhere or {}).values())
+        return own_turns + sum(min(p, own_turns) for p in theirs.values()) + sent_elsewhere
 
     def queued(self) -> dict[str, tuple[int, int]]:
         """Per client: its calls in flight and their requests not yet sent (for other workers'
