@@ -46,7 +46,8 @@ _NDJSON_LINES = (
     '{"index": 3, "fact": "..."} per fact as it arrives, {"progress": {...}} during a long '
     'wait, and last {"summary": {...}}, or {"error": "...", "status": 503} when the call '
     "failed midway. The limited strategy adds eta, seconds until the last fact, to every line "
-    "(0 on the last), and X-Facts-Estimate, the estimate when it was let in, to the answer."
+    '(0 on the last), and while the call waits, waiting: {"for": "window", "reason": "...", '
+    '"seconds": 3.4}; and X-Facts-Estimate, the estimate when it was let in, to the answer.'
 )
 # The groups the operations are listed under (`tags`), in the order people meet them.
 TAGS = [
