@@ -9,6 +9,7 @@ import sys
 SECTIONS = [
     "strategies",
     "limited",
+    "eta",
     "workers",
     "timelines",
     "page",

@@ -202,3 +202,16 @@ def test_ctrl_c_is_one_line_exit_130_and_the_service_stops_spending(
     time.sleep(1.5)  # a window and a half: the next burst would have come
     assert max(at for at, _ in emulator.control.arrivals()) < interrupted_at + 0.5
     assert emulator.control.stats()["total"] < 200
+
+
+def test_fetch_shows_the_services_eta_and_says_when_it_waits_for_the_window(
+    running_service: StartService,
+) -> None:
+    url, _ = running_service(CATFACTS_RATE_LIMIT="5 per 4 seconds")
+    result = run_cli("fetch", "8", "--url", url, terminal=True)  # 5 now, 3 a window later
+    assert result.code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 8
+    assert re.search(r"waiting for the upstream's window, resets in [1-4] s", result.stderr), (
+        result.stderr
+    )
+    assert re.search(r"eta 0:00:0[0-4]", result.stderr), result.stderr

@@ -170,3 +170,20 @@ def test_a_pace_spaces_every_grant(make_limiter: MakeLimiter) -> None:
     assert second.reason == PACED
     assert 0.15 <= second.seconds <= 0.2
     assert 0.15 <= waited < 0.3
+
+
+def test_a_survey_counts_the_slots_and_takes_none(make_limiter: MakeLimiter) -> None:
+    async def scenario() -> None:
+        limiter = make_limiter()
+        first, _ = await limiter.try_acquire(), await limiter.try_acquire()
+        assert isinstance(first, Slot)
+        await limiter.release(first)
+        survey = await limiter.survey({})
+        assert (survey.counted, survey.in_flight, survey.paused_for) == (2, 1, 0.0)
+        assert len(survey.freeing) == 1 and 1.8 <= survey.freeing[0] <= WINDOW_S
+        assert isinstance(await limiter.try_acquire(), Slot)  # the look took nothing
+        await limiter.pause(1.0)
+        assert 0.8 <= (await limiter.survey({})).paused_for <= 1.0
+        await limiter.close()
+
+    asyncio.run(scenario())

@@ -194,3 +194,22 @@ def test_a_slot_whose_lease_ends_counts_as_answered_from_then(redis_url: str) ->
     assert isinstance(held, Wait)
     assert 0.7 <= held.seconds <= 0.85
     assert isinstance(free, Slot)
+
+
+def test_each_worker_hears_what_the_others_have_queued_until_they_say_nothing(
+    redis_url: str,
+) -> None:
+    async def scenario() -> None:
+        one, other = (RedisLimiter(RATE, redis_url, UPSTREAM, lease=5.0) for _ in range(2))
+        await one.survey({"x": (2, 30)})
+        assert (await other.survey({"x": (1, 5), "y": (1, 7)})).others == {"x": (2, 30)}
+        assert (await one.survey({"x": (2, 30)})).others == {"x": (1, 5), "y": (1, 7)}
+        await other.survey({})  # nothing queued there any more
+        assert (await one.survey({"x": (2, 28)})).others == {}
+        await one.close()
+        await other.close()
+
+    asyncio.run(scenario())
+    client = redis.Redis.from_url(redis_url)
+    (queues,) = client.keys("catfacts:*:queues")
+    assert 0 < client.pttl(queues) <= 2000  # a worker that dies is forgotten

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from catfacts.errors import ServiceUnavailable
-from catfacts.limiter import Limiter, Slot, Wait
+from catfacts.limiter import Limiter, Queued, Slot, Survey, Wait, freeing
 from catfacts.limiter.local_share import (
     LOCAL_WAIT_MAX,
     LocalShare,
@@ -172,6 +172,14 @@ class Fallback(Limiter):
     async def withdraw(self) -> None:
         if self.phase != DEGRADED:
             await self._redis.withdraw()
+
+    async def survey(self, queued: Queued) -> Survey:
+        """Redis's look while it answers; away, this process's own slots, and no other queue."""
+        if self.phase != DEGRADED:
+            with contextlib.suppress(RedisUnavailable):
+                return await self._redis.survey(queued)
+        frees = freeing(time.monotonic(), self.rates.tightest, self._answered)
+        return Survey(len(self._flying) + len(frees), len(self._flying), frees)
 
     async def close(self) -> None:
         await self._outage.stop()

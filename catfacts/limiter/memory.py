@@ -12,8 +12,11 @@ from catfacts.limiter import (
     PAUSED,
     WINDOW,
     Limiter,
+    Queued,
     Slot,
+    Survey,
     Wait,
+    freeing,
     room_for,
     wait_for_room,
 )
@@ -102,6 +105,14 @@ class MemoryLimiter(Limiter):
 
     async def withdraw(self) -> None:
         """Nothing to say: no other process waits on this one's turns."""
+
+    async def survey(self, queued: Queued) -> Survey:
+        """One process: no other queue to hear of."""
+        now = self._clock()
+        self._forget_before(now - self.rates.longest_window)
+        flying, frees = len(self._in_flight), freeing(now, self.rates.tightest, self._answered)
+        paused = max(self._paused_until - now, 0.0)
+        return Survey(flying + len(frees), flying, frees, paused)
 
     async def close(self) -> None:
         """Nothing to release: the slots are plain memory."""

@@ -2,8 +2,9 @@
 
 Two questions, asked at the door: is there room (`Admission`, per worker: each call in flight
 holds one of the server's threads, so a bound on calls keeps threads free for everything else),
-and can the call finish within the deadline it asked for (`finish_estimate`, from the queue the
-dispatcher already holds)? A call that is let in is never failed for time afterwards.
+and can the call finish within the deadline it asked for (`forecast`, from the queue the
+dispatcher already holds: the same estimate every call's `eta` comes from)? A call that is let
+in is never failed for time afterwards.
 """
 
 from __future__ import annotations
@@ -66,25 +67,6 @@ class Admission:
                 yield
         finally:
             self._free.release()
-
-
-def finish_estimate(
-    ahead: int,
-    *,
-    credit: int,
-    limit: int,
-    window: float,
-    blocked: float,
-    round_trip: float,
-) -> float:
-    """Seconds until the last of a call's facts is back, when `ahead` requests (its own last one
-    included) go before it, taking turns (`Turns.sent_before`).
-
-    The first `credit` requests go now; the rest go L per window. Other workers sharing a Redis
-    budget are not seen here: the estimate is optimistic.
-    """
-    later = max(ahead - credit, 0)
-    return blocked + math.ceil(later / limit) * window + round_trip
 
 
 def refuse_if_late(n: int, estimate: float, deadline: float) -> None:
