@@ -10,6 +10,7 @@ SECTIONS = [
     "strategies",
     "limited",
     "workers",
+    "hosts",
     "timelines",
     "load",
     "dialects",
