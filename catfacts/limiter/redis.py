@@ -126,18 +126,12 @@ class RedisLimiter(Limiter):
     async def confirm(self, slot: Slot) -> Slot | None:
         """Free unless the slot was asked for more than CONFIRM_AFTER ago; then one script
         (`confirm.lua`): still ours, with its lease renewed from now, or dropped."""
-        asked = time.monotonic()
-        if asked - slot.taken < CONFIRM_AFTER:
+        now = time.monotonic()
+        if now - slot.taken < CONFIRM_AFTER:
             return slot
         args: list[str | int] = [slot.id, self._lease_ms, self._ttl_ms]
         (mine,) = await self._run("confirm", self._keys[:2], args)
-        if int(mine):
-            return dataclasses.replace(slot, taken=asked)
-        log.warning(
-            "a slot was lost: this process was paused %.1f s, past its lease; taking a new one",
-            asked - slot.taken,
-        )
-        return None
+        return dataclasses.replace(slot, taken=now) if int(mine) else _lost(slot, now)
 
     async def release(self, slot: Slot) -> None:
         await self._run("release", self._keys[:2], [slot.id, 1, self._ttl_ms])
@@ -230,6 +224,15 @@ class RedisLimiter(Limiter):
 
 
 _REASONS = {"window": WINDOW, "paused": PAUSED, "behind": BEHIND, "paced": PACED}
+
+
+def _lost(slot: Slot, now: float) -> Slot | None:
+    """No slot: the process was paused past its lease (`confirm`); said in the log."""
+    log.warning(
+        "a slot was lost: this process was paused %.1f s, past its lease; taking a new one",
+        now - slot.taken,
+    )
+    return None
 
 
 def _pairs(flat: Sequence[Any]) -> list[tuple[str, int]]:
