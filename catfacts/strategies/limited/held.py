@@ -68,6 +68,12 @@ class HeldCredit:
         """The window of that tightest limit."""
         return binding(self._rates).window
 
+    @property
+    def waited_window(self) -> float:
+        """The window the quota waits out after the upstream says none remain: as found, which
+        may be longer than the limit's (the finder's lower bound is a best effort)."""
+        return max(self._found_window(), self.window)
+
     def _held(self, now: float = -math.inf) -> int:
         """Requests of the credit not to spend now: kept to search for the window, or left to
         other clients (`_share`)."""
