@@ -11,6 +11,7 @@ SECTIONS = [
     "limited",
     "eta",
     "workers",
+    "hosts",
     "timelines",
     "page",
     "load",

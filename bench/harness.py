@@ -71,20 +71,21 @@ def service(
     *,
     env: Mapping[str, str] | None = None,
     connections: int = 2,
+    host: str = "127.0.0.1",
 ) -> Iterator[Service]:
     """gunicorn as documented; by default at most 2 connections a worker, so callers spread
-    over workers."""
+    over workers. Another loopback `host` (127.0.0.2, ...) stands for another machine."""
     port = free_port()
     variables = catfacts_env(
         CATFACTS_UPSTREAM_URL=upstream.url, CATFACTS_RATE_LIMIT=rate, **(env or {})
     )
     command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF)]
     command += ["-w", str(workers), "--worker-connections", str(connections)]
-    command += ["-b", f"127.0.0.1:{port}"]
+    command += ["-b", f"{host}:{port}"]
     process = ServiceProcess(command, variables)
     try:
         process.wait_for_line("serving on")
-        started = Service(f"http://127.0.0.1:{port}", process, upstream)
+        started = Service(f"http://{host}:{port}", process, upstream)
         wait_for_workers(started, workers)
         yield started
     finally:

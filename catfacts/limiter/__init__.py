@@ -50,6 +50,7 @@ class Slot:
 
     id: str
     client: str | None = None  # whose turn it is, when the limiter chose (see the module doc)
+    taken: float = 0.0  # time.monotonic() when it was asked for: a late send `confirm`s it
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,12 @@ class Limiter(ABC):
     @abstractmethod
     async def try_acquire(self, clients: Sequence[str] = ()) -> Slot | Wait:
         """Take a free slot, or say how long until one may be free (see `acquire`)."""
+
+    async def confirm(self, slot: Slot) -> Slot | None:
+        """Just before a request goes on `slot`: the slot to send with, or None if it was lost
+        meanwhile (the process was paused past its lease, and others may have spent it): then
+        the request must take a new one. Slots in this process's memory are never lost."""
+        return slot
 
     @abstractmethod
     async def release(self, slot: Slot) -> None:

@@ -131,6 +131,23 @@ class Fallback(Limiter):
             self._forget()
         await self._tell_redis(self._redis.release, slot)
 
+    async def confirm(self, slot: Slot) -> Slot | None:
+        """Redis says whether a slot taken long ago is still ours; while degraded, the local
+        share counts it in flight until it is released, however long that takes."""
+        if self.phase == DEGRADED:
+            return slot
+        try:
+            confirmed = await self._redis.confirm(slot)
+        except RedisUnavailable as error:
+            if error.lasting or not self._outage.degrade(error):
+                raise
+            return slot
+        if confirmed is None:
+            self._flying.pop(slot.id, None)
+        elif confirmed is not slot and slot.id in self._flying:
+            self._flying[slot.id] = confirmed.taken  # its lease renewed from then
+        return confirmed
+
     async def cancel(self, slot: Slot) -> None:
         self._flying.pop(slot.id, None)
         await self._tell_redis(self._redis.cancel, slot)
@@ -198,8 +215,8 @@ class Fallback(Limiter):
         if wait is not None:
             return wait
         self._local.took(self.rates)
-        slot = Slot(next(self._ids))
-        self._flying[slot.id] = time.monotonic()
+        slot = Slot(next(self._ids), taken=time.monotonic())
+        self._flying[slot.id] = slot.taken
         return slot
 
     def _forget(self) -> None:

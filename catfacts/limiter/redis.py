@@ -19,8 +19,10 @@ a server, an unreachable Redis are three different messages.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
+import logging
 import time
 import uuid
 from collections.abc import Sequence
@@ -44,12 +46,19 @@ from catfacts.limiter import (
 from catfacts.rates import Rates
 from catfacts.redis_connect import ERRORS, AsyncClient, verdict
 
+log = logging.getLogger(__name__)
+
 STAY_MARGIN_MS = 1000  # a waiting client is forgotten this long after a window without a word
 LEASE_MARGIN = 1.0  # seconds a slot in flight counts past the upstream timeout, then as answered
 REDIS_TIMEOUT = 1.0  # seconds: a Redis that is down must be a prompt 503, never a hang
+# A request sent within LEASE_MARGIN of its grant reaches the upstream before its lease ends (the
+# limiter's one assumption). Sent later than half that (the process was paused in between), it
+# first asks Redis whether the slot is still its own (`confirm`); sooner, it costs no call.
+CONFIRM_AFTER = LEASE_MARGIN / 2
 SCRIPTS: tuple[str, ...] = ("acquire", "release", "pause", "share", "withdraw", "view", "rejoin")
 SCRIPTS += ("survey",)  # what the budget looks like, for estimates (`strategies/estimate.py`)
 SCRIPTS += ("charge", "settle")  # all at once's requests (`strategies/overdraft.py`)
+SCRIPTS += ("confirm",)  # a slot sent on long after its grant (`CONFIRM_AFTER`)
 QUEUE_WORD = 2.0  # seconds a process's word about its queue lasts unless it says it again
 
 
@@ -112,6 +121,7 @@ class RedisLimiter(Limiter):
         self._queues = f"{prefix}:queues"  # what each process has queued, for the estimates
 
     async def try_acquire(self, clients: Sequence[str] = ()) -> Slot | Wait:
+        asked = time.monotonic()  # before Redis grants: a pause after counts against the lease
         # Past the keys' expiry our last `seq` means nothing: the slots legitimately expired too.
         recent = time.monotonic() - self._seen_at < self._ttl_ms / 2000
         args: list[str | int] = [self.rates.encode(), int(self._learned), self._lease_ms]
@@ -124,7 +134,7 @@ class RedisLimiter(Limiter):
         self._heard_shared(_text(version), _text(text))
         reason = _text(reason)
         if granted:
-            return Slot(_text(value), reason or None)
+            return Slot(_text(value), reason or None, asked)
         if reason == "lost":
             raise StateLost("the shared limiter's slots were lost (Redis restarted or flushed)")
         return Wait(int(value) / 1000, _REASONS[reason])
@@ -135,6 +145,16 @@ class RedisLimiter(Limiter):
             self._named = False
             with contextlib.suppress(ServiceUnavailable):
                 await self._run("withdraw", [self._keys[6]], [self._me])
+
+    async def confirm(self, slot: Slot) -> Slot | None:
+        """Free unless the slot was asked for more than CONFIRM_AFTER ago; then one script
+        (`confirm.lua`): still ours, with its lease renewed from now, or dropped."""
+        now = time.monotonic()
+        if now - slot.taken < CONFIRM_AFTER:
+            return slot
+        args: list[str | int] = [slot.id, self._lease_ms, self._ttl_ms]
+        (mine,) = await self._run("confirm", self._keys[:2], args)
+        return dataclasses.replace(slot, taken=now) if int(mine) else _lost(slot, now)
 
     async def release(self, slot: Slot) -> None:
         await self._run("release", self._keys[:2], [slot.id, 1, self._ttl_ms])
@@ -249,6 +269,15 @@ class RedisLimiter(Limiter):
 
 
 _REASONS = {"window": WINDOW, "paused": PAUSED, "behind": BEHIND, "paced": PACED}
+
+
+def _lost(slot: Slot, now: float) -> Slot | None:
+    """No slot: the process was paused past its lease (`confirm`); said in the log."""
+    log.warning(
+        "a slot was lost: this process was paused %.1f s, past its lease; taking a new one",
+        now - slot.taken,
+    )
+    return None
 
 
 def _pairs(flat: Sequence[Any]) -> list[tuple[str, int]]:

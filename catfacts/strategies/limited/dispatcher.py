@@ -53,7 +53,7 @@ class Dispatcher:
         windows = self._learner.windows  # when the upstream's windows end, as found
         self._quota = UpstreamQuota(self._learner.rates, windows, shared=limiter.shared)
         self._calls = Turns()
-        self._stall = StallWatch(lambda: self._quota.window, upstream.timeout)
+        self._stall = StallWatch(lambda: self._quota.waited_window, upstream.timeout)
         self._wakeup = asyncio.Event()
         retries = Retries(attempts, backoff, wake=self._wakeup.set)
         self._sender = Sender(

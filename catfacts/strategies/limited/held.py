@@ -78,6 +78,12 @@ class HeldCredit:
         """Unsure of the upstream's count: one request goes first, the rest after its answer."""
         return self._lowest is None and self._credit <= 1
 
+    @property
+    def waited_window(self) -> float:
+        """The window the quota waits out after the upstream says none remain: as found, which
+        may be longer than the limit's (the finder's lower bound is a best effort)."""
+        return max(self._found_window(), self.window)
+
     def _held(self, now: float = -math.inf) -> int:
         """Requests of the credit not to spend now: kept to search for the window, or left to
         other clients (`_share`)."""

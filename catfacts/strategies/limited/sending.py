@@ -3,7 +3,9 @@
 Every request passes through `Sender.send`, the one place to watch: sent, answered, then
 delivered, sent again where a redirect points, paused and retried after a 429, retried with
 backoff after a transient failure, or failed. Whatever happens, the limiter gets its slot back
-and the quota, the learner and the round trip hear of the answer.
+and the quota, the learner and the round trip hear of the answer. A slot taken long before the
+send (the process was paused) is first confirmed as still ours; a lost one sends nothing, and
+the item queues again for a new one.
 """
 
 from __future__ import annotations
@@ -67,10 +69,17 @@ class Sender:
 
     async def send(self, call: Call, item: Item, slot: Slot, ticket: Ticket) -> None:
         logs.request_id.set(call.request_id)
-        item.sends += 1
-        attempt = call.timeline.attempt(item.index, item.sends, item.queued)
         try:
-            outcome = await self._exchange(item, logs.detail_level(call.n), slot, ticket, attempt)
+            confirmed = await self._limiter.confirm(slot)
+            if confirmed is None:  # paused past its lease: others may have spent the slot
+                self._quota.answered(ticket, None, asyncio.get_running_loop().time())
+                call.retry(item)
+                return
+            item.sends += 1
+            attempt = call.timeline.attempt(item.index, item.sends, item.queued)
+            outcome = await self._exchange(
+                item, logs.detail_level(call.n), confirmed, ticket, attempt
+            )
             if isinstance(outcome, Reply):
                 self._on_fact()
                 call.deliver(item, outcome.fact)
