@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -21,10 +23,12 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
+from rich.text import Text
 
 from catfacts.service_client import ServiceError, stream_facts
 from catfacts.strategies import LIMITED, STRATEGIES
@@ -116,6 +120,7 @@ def fetch(n: int, strategy: str, url: str) -> None:
         task = progress.add_task(f"{n} facts, {STRATEGIES[strategy].label.lower()}", total=n)
         try:
             for line in stream_facts(url, strategy, n):
+                progress.update(task, **heard(line, time.monotonic()))
                 if "fact" in line:
                     facts[line["index"]] = line["fact"]
                     progress.update(task, completed=len(facts))
@@ -150,14 +155,55 @@ def summary_line(summary: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def heard(line: dict[str, Any], now: float) -> dict[str, Any]:
+    """What a line says of the time left, as the bar's fields: the service's `eta` (counted down
+    from `now` between lines) and the wait the call is in, if a progress line says so."""
+    fields: dict[str, Any] = {}
+    if "eta" in line:
+        fields["eta"] = (float(line["eta"]), now)
+    if "progress" in line:
+        waiting = line["progress"].get("waiting")
+        fields["waiting"] = None if waiting is None else (waiting, now)
+    elif "fact" in line:
+        fields["waiting"] = None  # facts come again: whatever it waited for is over
+    return fields
+
+
+class EtaColumn(ProgressColumn):
+    """The service's estimate, counting down; while the call waits for the upstream's window or
+    a pause, what it waits for and how long, rather than an estimate that seems frozen."""
+
+    def render(self, task: Task) -> Text:
+        now = time.monotonic()
+        waiting = task.fields.get("waiting")
+        if waiting is not None:
+            said, at = waiting
+            left = said["seconds"] - (now - at)
+            if left >= 1:
+                return Text(waiting_text(said["for"], left), style="yellow")
+        eta = task.fields.get("eta")
+        # Strategies that do not estimate: rich's guess from the pace so far.
+        seconds = task.time_remaining if eta is None else max(eta[0] - (now - eta[1]), 0.0)
+        shown = "-:--:--" if seconds is None else str(timedelta(seconds=round(seconds)))
+        return Text(f"eta {shown}", style="progress.remaining")
+
+
+def waiting_text(kind: str, seconds: float) -> str:
+    """`waiting for the upstream's window, resets in 41 s`, and the like for a pause or a turn."""
+    if kind == "window":
+        return f"waiting for the upstream's window, resets in {seconds:.0f} s"
+    if kind == "pause":
+        return f"paused by the upstream (429), resumes in {seconds:.0f} s"
+    return f"waiting for a turn, about {seconds:.0f} s"
+
+
 def _progress(console: Console) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
+        EtaColumn(),
         console=console,
         transient=True,
         disable=not console.is_terminal,  # piped: no bar frames in a log

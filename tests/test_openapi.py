@@ -117,7 +117,7 @@ def test_the_docs_page_lists_every_operation(client: FlaskClient) -> None:
     assert page.status_code == 200
     assert page.content_type.startswith("text/html")
     assert "/openapi.json" in page.text
-    assert page.text.count("<tr>") == 1 + 10
+    assert page.text.count("<tr>") == 1 + 11
 
 
 @pytest.mark.parametrize(

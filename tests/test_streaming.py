@@ -90,7 +90,7 @@ def test_an_error_midway_ends_the_stream_with_an_error_line(
 
 
 def test_a_refusal_before_the_stream_keeps_its_status(make_app: AppFactory) -> None:
-    client = make_app(max_facts=5).test_client()
+    client = make_app(max_facts=5, rate="1 per 10 seconds").test_client()
     assert client.get("/cat_async_limited/6", headers=STREAM).status_code == 400
     refused = client.get("/cat_async_limited/5?deadline=0.000001", headers=STREAM)
     assert refused.status_code == 503

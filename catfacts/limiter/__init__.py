@@ -35,8 +35,8 @@ import bisect
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from catfacts.observe import metrics
 from catfacts.rates import Rate, Rates
@@ -58,6 +58,23 @@ class Wait:
 
     seconds: float
     reason: str
+
+
+# What a process has queued for one client: (calls, requests not yet sent).
+Queued = Mapping[str, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class Survey:
+    """The budget as one look sees it, spending nothing: the slots that count against the
+    tightest policy now (those in flight among them), seconds until one frees when none is free,
+    any pause left, and what the other processes sharing the slots have queued, per client."""
+
+    counted: int = 0
+    in_flight: int = 0
+    frees_in: float = 0.0
+    paused_for: float = 0.0
+    others: Queued = field(default_factory=dict)
 
 
 class StateLost(Exception):
@@ -145,6 +162,11 @@ class Limiter(ABC):
         """This process has no client waiting any more (it named some in `try_acquire`)."""
 
     @abstractmethod
+    async def survey(self, queued: Queued) -> Survey:
+        """Say what this process has `queued` (per client), and look at the budget: where slots
+        are shared, the others' queues too (for the estimates of when calls end)."""
+
+    @abstractmethod
     async def close(self) -> None:
         """Release connections, if the backend holds any."""
 
@@ -153,6 +175,11 @@ def room_for(n: int, allowance: Rates) -> Rates:
     """The limits under which one more request fits exactly when n more fit under `allowance`
     (each policy's limit at least n), so that `wait_for_room` answers for n at once."""
     return Rates(tuple(Rate(rate.limit - n + 1, rate.window) for rate in allowance.policies))
+
+
+def counted_now(now: float, rate: Rate, flying: int, answered: Sequence[float]) -> int:
+    """Slots that count against `rate` now: those in flight, and those answered within W."""
+    return flying + len(answered) - bisect.bisect_right(answered, now - rate.window)
 
 
 def wait_for_room(now: float, rates: Rates, flying: int, answered: Sequence[float]) -> float:

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from catfacts.errors import ServiceUnavailable
-from catfacts.limiter import Limiter, Slot, Wait
+from catfacts.limiter import Limiter, Queued, Slot, Survey, Wait, counted_now
 from catfacts.limiter.local_share import (
     LOCAL_WAIT_MAX,
     LocalShare,
@@ -172,6 +172,16 @@ class Fallback(Limiter):
     async def withdraw(self) -> None:
         if self.phase != DEGRADED:
             await self._redis.withdraw()
+
+    async def survey(self, queued: Queued) -> Survey:
+        """Redis's look while it answers; away, this process's own slots, and no other queue."""
+        if self.phase != DEGRADED:
+            with contextlib.suppress(RedisUnavailable):
+                return await self._redis.survey(queued)
+        now, tightest = time.monotonic(), self.rates.tightest
+        flying = len(self._flying)
+        counted = 0 if tightest is None else counted_now(now, tightest, flying, self._answered)
+        return Survey(counted, flying)
 
     async def close(self) -> None:
         await self._outage.stop()

@@ -12,8 +12,11 @@ from catfacts.limiter import (
     PAUSED,
     WINDOW,
     Limiter,
+    Queued,
     Slot,
+    Survey,
     Wait,
+    counted_now,
     room_for,
     wait_for_room,
 )
@@ -102,6 +105,15 @@ class MemoryLimiter(Limiter):
 
     async def withdraw(self) -> None:
         """Nothing to say: no other process waits on this one's turns."""
+
+    async def survey(self, queued: Queued) -> Survey:
+        """One process: no other queue to hear of."""
+        now = self._clock()
+        self._forget_before(now - self.rates.longest_window)
+        flying, tightest = len(self._in_flight), self.rates.tightest
+        counted = 0 if tightest is None else counted_now(now, tightest, flying, self._answered)
+        frees_in = wait_for_room(now, self.rates, flying, self._answered)
+        return Survey(counted, flying, frees_in, max(self._paused_until - now, 0.0))
 
     async def close(self) -> None:
         """Nothing to release: the slots are plain memory."""

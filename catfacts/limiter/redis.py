@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -28,7 +29,18 @@ from importlib import resources
 from typing import Any
 
 from catfacts.errors import ServiceUnavailable
-from catfacts.limiter import BEHIND, PACED, PAUSED, WINDOW, Limiter, Slot, StateLost, Wait
+from catfacts.limiter import (
+    BEHIND,
+    PACED,
+    PAUSED,
+    WINDOW,
+    Limiter,
+    Queued,
+    Slot,
+    StateLost,
+    Survey,
+    Wait,
+)
 from catfacts.rates import Rates
 from catfacts.redis_connect import ERRORS, AsyncClient, verdict
 
@@ -36,7 +48,9 @@ STAY_MARGIN_MS = 1000  # a waiting client is forgotten this long after a window 
 LEASE_MARGIN = 1.0  # seconds a slot in flight counts past the upstream timeout, then as answered
 REDIS_TIMEOUT = 1.0  # seconds: a Redis that is down must be a prompt 503, never a hang
 SCRIPTS: tuple[str, ...] = ("acquire", "release", "pause", "share", "withdraw", "view", "rejoin")
+SCRIPTS += ("survey",)  # what the budget looks like, for estimates (`strategies/estimate.py`)
 SCRIPTS += ("charge", "settle")  # all at once's requests (`strategies/overdraft.py`)
+QUEUE_WORD = 2.0  # seconds a process's word about its queue lasts unless it says it again
 
 
 class RedisUnavailable(ServiceUnavailable):
@@ -89,6 +103,7 @@ class RedisLimiter(Limiter):
         self._redis = AsyncClient(redis_url, REDIS_TIMEOUT)
         self._scripts = {name: self._redis.register_script(_script(name)) for name in SCRIPTS}
         self._sharers = f"{prefix}:sharers"  # the registry: who shares, for a fallback's share
+        self._queues = f"{prefix}:queues"  # what each process has queued, for the estimates
 
     async def try_acquire(self, clients: Sequence[str] = ()) -> Slot | Wait:
         # Past the keys' expiry our last `seq` means nothing: the slots legitimately expired too.
@@ -141,6 +156,18 @@ class RedisLimiter(Limiter):
         _, version, text = await self._run("share", [self._keys[3]], args)
         self._heard_shared(_text(version), _text(text))
         return self.rates
+
+    async def survey(self, queued: Queued) -> Survey:
+        """Each process's word on its queue lasts `QUEUE_WORD` s: a dead one is soon forgotten."""
+        tight = self.rates.tightest
+        word = json.dumps({client: list(pair) for client, pair in queued.items()}) if queued else ""
+        keys = [*self._keys[:3], self._queues]
+        args: list[str | int] = [self._me, round(QUEUE_WORD * 1000), word]
+        args += [0, 0] if tight is None else [tight.limit, round(tight.window * 1000)]
+        _, counted, flying, frees, paused, others = await self._run("survey", keys, args)
+        return Survey(
+            int(counted), int(flying), int(frees) / 1000, int(paused) / 1000, _merged(others)
+        )
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -222,6 +249,16 @@ _REASONS = {"window": WINDOW, "paused": PAUSED, "behind": BEHIND, "paced": PACED
 def _pairs(flat: Sequence[Any]) -> list[tuple[str, int]]:
     """A WITHSCORES answer: [member, score, ...] as (member, score in ms)."""
     return [(_text(flat[i]), int(float(flat[i + 1]))) for i in range(0, len(flat) - 1, 2)]
+
+
+def _merged(flat: Sequence[Any]) -> dict[str, tuple[int, int]]:
+    """The other processes' queues ([id, JSON {client: [calls, requests]}, ...]), per client."""
+    merged: dict[str, tuple[int, int]] = {}
+    for i in range(1, len(flat), 2):
+        for client, (calls, requests) in json.loads(_text(flat[i])).items():
+            had = merged.get(client, (0, 0))
+            merged[client] = (had[0] + calls, had[1] + requests)
+    return merged
 
 
 def _text(value: Any) -> str:

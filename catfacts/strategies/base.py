@@ -14,11 +14,12 @@ from __future__ import annotations
 import concurrent.futures
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from catfacts.errors import CatFactsError
 from catfacts.observe.timeline import Timeline
+from catfacts.strategies.estimate import Estimate
 from catfacts.strategies.events import Events, LoopEvents, in_thread
 from catfacts.strategies.table import Info
 
@@ -43,6 +44,8 @@ class Order:
     deadline: float | None = None  # seconds the caller will wait (`Info.takes_deadline`)
     client: str = ""  # who calls: a strategy that shares turns gives each client its own
     interrupted: Interrupted = not_interrupted  # asked before each request sent from the thread
+    # When it will end, where the strategy can tell (the limited one): the header, each line's eta.
+    estimate: Estimate = field(default_factory=Estimate)
 
 
 class Runner(Protocol):

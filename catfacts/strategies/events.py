@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 # nginx gives up on a silent upstream after 60 s by default; a line every few seconds also tells
 # a person watching that the call is alive while the limiter waits for the next window.
 HEARTBEAT = 5.0
+# A wait at least this long gets a progress line as it begins, so a caller learns at once that
+# the call waits (for the upstream's window, say) and until when, not at the next heartbeat.
+PROMPT_WAIT = 2.0
 
 Event = tuple[Any, ...]
 
@@ -51,6 +54,8 @@ class LoopEvents:
         if trace:
             timeline.listener = lambda attempt: put(("request", attempt))
             timeline.wait_listener = lambda start, end, reason: put(("wait", start, end, reason))
+        else:
+            timeline.wait_listener = _long_waits(put)
         self._future = runner.submit(work(lambda index, fact: put(("fact", index, fact))))
         self._future.add_done_callback(lambda _: put(None))
 
@@ -71,6 +76,18 @@ class LoopEvents:
 
     def close(self) -> None:
         self._future.cancel()  # cancels the task on the loop: queued requests are dropped
+
+
+def _long_waits(put: Callable[[Event], None]) -> Callable[[float, float, str], None]:
+    """A progress line as each long wait begins (once per wait, however often it is extended)."""
+    told: set[float] = set()
+
+    def heard(start: float, end: float, reason: str) -> None:
+        if end - start >= PROMPT_WAIT and start not in told:
+            told.add(start)
+            put(("progress",))
+
+    return heard
 
 
 def in_thread(

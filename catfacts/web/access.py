@@ -22,6 +22,8 @@ from catfacts.web.views import FACT_ENDPOINTS
 
 # What a fact endpoint can answer: a JSON array, or (in time) an NDJSON stream.
 ANSWER_TYPES = (JSON, NDJSON)
+# Who calls matters here: the fact endpoints, and the peek at the budget (which names clients).
+KEYED_ENDPOINTS = FACT_ENDPOINTS | {"budget.budget"}
 MAX_KEY = 256
 
 
@@ -33,10 +35,12 @@ def _check() -> None:
     raw_id = request.headers.get("X-Request-ID")
     if raw_id and logs.choose_request_id(raw_id) != raw_id:
         raise BadRequest("X-Request-ID must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ / + = -")
-    if request.endpoint not in FACT_ENDPOINTS:
+    if request.endpoint not in KEYED_ENDPOINTS:
         return
-    if request.headers.get("Accept") and not any(
-        request.accept_mimetypes[kind] for kind in ANSWER_TYPES
+    if (
+        request.endpoint in FACT_ENDPOINTS
+        and request.headers.get("Accept")
+        and not any(request.accept_mimetypes[kind] for kind in ANSWER_TYPES)
     ):
         raise NotAcceptable(f"this endpoint answers {' or '.join(ANSWER_TYPES)}")
     g.client = _client()

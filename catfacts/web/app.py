@@ -10,7 +10,7 @@ from flask import Flask
 
 from catfacts.services import Services
 from catfacts.settings import Settings
-from catfacts.web import access, inbound, openapi, operator, page, proxy, views
+from catfacts.web import access, budget, inbound, openapi, operator, page, proxy, views
 from catfacts.web.errors import register_error_handlers
 from catfacts.web.extension import EXTENSION
 
@@ -23,6 +23,7 @@ def build_app(settings: Settings, upstream_url: str) -> Flask:
     app.url_map.converters["int"] = views.AsciiInt  # before any route is added
     app.register_blueprint(views.bp)
     app.register_blueprint(page.bp)
+    app.register_blueprint(budget.bp)
     access.register(app)
     inbound.register(app, settings)
     operator.register(app)

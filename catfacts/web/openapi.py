@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify
 from catfacts.settings import Settings
 from catfacts.strategies import STRATEGIES
 from catfacts.web.extension import current_services
-from catfacts.web.openapi_schemas import ERROR, TAGS, facts_operation, plain
+from catfacts.web.openapi_schemas import ERROR, TAGS, budget_operation, facts_operation, plain
 
 bp = Blueprint("openapi", __name__)
 
@@ -88,6 +88,7 @@ def describe(settings: Settings) -> dict[str, Any]:
         f"{info.path}/{{n}}": {"get": facts_operation(info, settings)}
         for info in STRATEGIES.values()
     }
+    paths["/budget"] = budget_operation(settings)
     paths |= {
         "/": plain(
             "waterfall",

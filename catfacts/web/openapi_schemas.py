@@ -45,7 +45,8 @@ _NDJSON_LINES = (
     "With Accept: application/x-ndjson, one JSON object a line: "
     '{"index": 3, "fact": "..."} per fact as it arrives, {"progress": {...}} during a long '
     'wait, and last {"summary": {...}}, or {"error": "...", "status": 503} when the call '
-    "failed midway."
+    "failed midway. The limited strategy adds eta, seconds until the last fact, to every line "
+    "(0 on the last), and X-Facts-Estimate, the estimate when it was let in, to the answer."
 )
 # The groups the operations are listed under (`tags`), in the order people meet them.
 TAGS = [
@@ -121,6 +122,11 @@ def _facts_responses() -> dict[str, Any]:
         **limit_headers,
         "X-Facts-Requested": {"schema": {"type": "integer"}},
         "X-Facts-Returned": {"schema": {"type": "integer"}},
+        "X-Facts-Estimate": {
+            "schema": {"type": "string", "pattern": "^[0-9]+[.][0-9]{2}$"},
+            "description": "the limited strategy: seconds the call was expected to take, "
+            "estimated when it was let in",
+        },
     }
     refused = _error("this client's inbound limit is spent (CATFACTS_INBOUND_LIMIT)")
     refused["headers"] = {**refused["headers"], **limit_headers, "Retry-After": _RETRY_AFTER}
@@ -183,4 +189,87 @@ def plain(
         "parameters": [_REQUEST_ID],
         "responses": responses,
     }
+    return {"get": operation}
+
+
+_SECONDS = {"type": "number", "minimum": 0}
+_MAYBE_SECONDS = {"type": ["number", "null"], "minimum": 0}
+_BUDGET = {
+    "type": "object",
+    "required": [
+        "limit",
+        "window",
+        "source",
+        "rates",
+        "remaining",
+        "reset",
+        "paused_for",
+        "slots_in_use",
+        "in_flight",
+        "shared",
+        "calls",
+        "n",
+        "wait",
+    ],
+    "properties": {
+        "limit": {"type": "integer", "minimum": 1, "description": "the tightest limit in force"},
+        "window": {**_SECONDS, "description": "its window, in seconds"},
+        "source": {"type": "string", "enum": ["configured", "announced", "learned"]},
+        "rates": {"type": "string", "description": "every limit in force, in words"},
+        "remaining": {
+            "type": ["integer", "null"],
+            "description": "what the upstream last said remains in its window",
+        },
+        "reset": {**_MAYBE_SECONDS, "description": "seconds until that window ends"},
+        "paused_for": {**_SECONDS, "description": "seconds left of a pause after a 429"},
+        "slots_in_use": {"type": "integer", "minimum": 0},
+        "in_flight": {"type": "integer", "minimum": 0},
+        "shared": {"type": "boolean", "description": "one budget for every worker (Redis)"},
+        "calls": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["client", "calls", "queued", "you"],
+                "properties": {
+                    "client": {"type": "string"},
+                    "calls": {"type": "integer", "minimum": 0},
+                    "queued": {"type": "integer", "minimum": 0},
+                    "you": {"type": "boolean"},
+                },
+            },
+        },
+        "n": {"type": "integer", "minimum": 0},
+        "wait": {**_SECONDS, "description": "seconds until the last fact of a call for n now"},
+    },
+}
+
+
+def budget_operation(settings: Settings) -> dict[str, Any]:
+    """`GET /budget`: the peek that spends nothing."""
+    operation = plain(
+        "budget",
+        "facts",
+        "the budget as it stands, spending none of it",
+        "The rate in force and where it came from, what the upstream last said remains and "
+        "when its window resets, any pause, the slots in use, the calls in flight per client "
+        "(across workers with Redis), and how long a call for n would take now. Nothing is "
+        "sent upstream and no slot is taken.",
+        {"application/json": {"schema": _BUDGET}},
+        errors={
+            "400": "n is not a whole number up to CATFACTS_MAX_FACTS, or a hostile header",
+            "401": "API keys are configured and none valid was sent",
+        },
+    )["get"]
+    operation["parameters"] = [
+        {
+            "name": "n",
+            "in": "query",
+            "required": False,
+            "description": "the facts a call would ask for (1 if absent)",
+            "schema": {"type": "integer", "minimum": 0, "maximum": settings.max_facts},
+        },
+        _REQUEST_ID,
+    ]
+    if settings.keys:
+        operation["security"] = [{"ApiKey": []}, {"Bearer": []}]
     return {"get": operation}

@@ -9,6 +9,10 @@ fact come and a proxy sees bytes flowing. Each line is one JSON object, told apa
 - `{"request": {...}}` and `{"wait": {...}}` with `?trace=1`, as each request ends or wait begins;
 - last, `{"summary": {...}}`, or `{"error": ..., "status": ...}` when the call failed midway.
 
+A strategy that can tell when the call will end (the limited one) adds `"eta"` to every line:
+seconds until the last fact, as last reckoned and counted down since (`strategies.estimate`), 0 on
+the last line. A progress line while the call waits says for what and how long (`"waiting"`).
+
 The events come from the strategy, whichever it is (`strategies.events`); this module writes them.
 The body's `close()` (the server calls it when the caller is gone and a write failed, or after
 the last line) ends the call: its remaining requests are dropped, and its admission place is
@@ -23,8 +27,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from catfacts.errors import CatFactsError
+from catfacts.limiter import PAUSED, WINDOW
 from catfacts.observe.timeline import Timeline, wait_json
+from catfacts.strategies.estimate import Estimate
 from catfacts.strategies.events import Event, Events
+from catfacts.strategies.limited.pump import NONE_REMAIN
+
+# What a wait's reason is, in one word a client can act on (`waiting.for` on a progress line).
+WAITS_FOR = {WINDOW: "window", NONE_REMAIN: "window", PAUSED: "pause"}
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +48,10 @@ class FactStream:
         timeline: Timeline,
         trace: bool,
         on_close: Callable[[], None],
+        estimate: Estimate | None = None,
     ) -> None:
         self._events = events
+        self._estimate = estimate
         self._timeline = timeline
         self._trace = trace
         self._on_close = on_close
@@ -48,20 +60,29 @@ class FactStream:
     def __iter__(self) -> Iterator[bytes]:
         try:
             for event in self._events:
-                yield _line(self._format(event))
+                yield _line(self._timed(self._format(event)))
         except CatFactsError as error:
-            yield _line(self._failed(error))
+            yield _line(self._timed(self._failed(error), ended=True))
             return
         except Exception as error:
             log.error("unexpected error in a streamed call", exc_info=error)
-            yield _line(self._failed(CatFactsError("internal error; see the service log")))
+            failed = self._failed(CatFactsError("internal error; see the service log"))
+            yield _line(self._timed(failed, ended=True))
             return
-        yield _line(self._succeeded())
+        yield _line(self._timed(self._succeeded(), ended=True))
 
     def close(self) -> None:
         self._events.close()
         self._timeline.close()
         self._on_close()
+
+    def _timed(self, line: dict[str, Any], ended: bool = False) -> dict[str, Any]:
+        """The line with its `eta`, where the strategy estimates (0 once the call is over)."""
+        estimate = self._estimate
+        seconds = None if estimate is None else estimate.seconds()
+        if seconds is not None:
+            line["eta"] = 0.0 if ended else round(seconds, 3)
+        return line
 
     def _format(self, event: Event) -> dict[str, Any]:
         kind, start = event[0], self._timeline.start
@@ -73,13 +94,20 @@ class FactStream:
         if kind == "wait":
             return {"wait": wait_json(event[1], event[2], event[3], start)}
         summary = self._timeline.summary()
-        return {
-            "progress": {
-                "fetched": self._fetched,
-                "requested": self._timeline.n,
-                "elapsed_ms": summary["total_ms"],
-            }
+        progress = {
+            "fetched": self._fetched,
+            "requested": self._timeline.n,
+            "elapsed_ms": summary["total_ms"],
         }
+        waiting = None if self._estimate is None else self._estimate.waiting()
+        if waiting is not None:
+            reason, left = waiting
+            progress["waiting"] = {
+                "for": WAITS_FOR.get(reason, "turn"),
+                "reason": reason,
+                "seconds": round(left, 3),
+            }
+        return {"progress": progress}
 
     def _succeeded(self) -> dict[str, Any]:
         timeline = self._timeline

@@ -117,7 +117,7 @@ def _serve(info: Info, n: int) -> Response:
     elapsed = (time.perf_counter() - g.started) * 1000
     log.info("%s: %d of %d facts in %.1f ms", request.path, len(facts), n, elapsed)
     body = {"facts": facts, "trace": order.timeline.to_json()} if trace else facts
-    response = _facts_headers(jsonify(body), n)
+    response = _facts_headers(jsonify(body), n, order)
     response.headers["X-Facts-Returned"] = str(len(facts))
     return response
 
@@ -144,11 +144,12 @@ def _stream(strategy: Strategy, order: Order, runner: Runner, trace: bool) -> Re
     held = ExitStack()
     held.enter_context(current_services().admission.admit())
     try:
-        body = FactStream(strategy.stream(order, runner, trace), order.timeline, trace, held.close)
+        events = strategy.stream(order, runner, trace)
+        body = FactStream(events, order.timeline, trace, held.close, order.estimate)
     except BaseException:
         held.close()
         raise
-    response = _facts_headers(Response(body, content_type=NDJSON), order.n)
+    response = _facts_headers(Response(body, content_type=NDJSON), order.n, order)
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each line on as it comes
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -179,7 +180,12 @@ def _deadline(default: float | None) -> float | None:
         raise BadRequest(f"deadline must be a positive number of seconds; got {raw!r}") from None
 
 
-def _facts_headers(response: Response, n: int) -> Response:
+def _facts_headers(response: Response, n: int, order: Order | None = None) -> Response:
+    """The call's metadata; `X-Facts-Estimate`, the seconds it was expected to take when it was
+    let in, where the strategy estimates (the limited one)."""
     response.headers["X-Facts-Requested"] = str(n)
+    first = None if order is None else order.estimate.first
+    if first is not None:
+        response.headers["X-Facts-Estimate"] = f"{first:.2f}"
     response.headers["Vary"] = "Accept"
     return response

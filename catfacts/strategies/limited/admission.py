@@ -80,11 +80,14 @@ def finish_estimate(
     """Seconds until the last of a call's facts is back, when `ahead` requests (its own last one
     included) go before it, taking turns (`Turns.sent_before`).
 
-    The first `credit` requests go now; the rest go L per window. Other workers sharing a Redis
-    budget are not seen here: the estimate is optimistic.
+    The first `credit` requests go after `blocked` seconds; the rest go L per window, each
+    batch a window and a round trip after the last (a slot frees a window after its answer).
+    The queues of other workers sharing a Redis budget are in `ahead` (`forecast`).
     """
+    if ahead <= 0:
+        return blocked
     later = max(ahead - credit, 0)
-    return blocked + math.ceil(later / limit) * window + round_trip
+    return blocked + math.ceil(later / limit) * (window + round_trip) + round_trip
 
 
 def refuse_if_late(n: int, estimate: float, deadline: float) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from catfacts.errors import CatFactsError
 from catfacts.observe.timeline import Timeline
+from catfacts.strategies.estimate import Estimate
 
 
 @dataclass
@@ -42,8 +43,12 @@ class Call:
         timeline: Timeline,
         on_fact: Callable[[int, str], None] | None = None,
         client: str = "",
+        *,
+        estimate: Estimate | None = None,
     ) -> None:
         self.n = n
+        self.estimate = estimate  # when it will end, for the caller to read (`forecast`)
+        self.on_delivered: Callable[[Call], None] | None = None  # before `on_fact`: the eta
         self.request_id = request_id
         self.client = client  # whose turn it takes (`turns`)
         self.timeline = timeline
@@ -70,6 +75,8 @@ class Call:
         if self.over:
             return
         self._facts[item.index] = fact
+        if self.on_delivered is not None:
+            self.on_delivered(self)
         if self._on_fact is not None:
             self._on_fact(item.index, fact)
         if len(self._facts) == self.n:
@@ -84,6 +91,8 @@ class Call:
         """The dispatcher could send nothing from `start` to `end`: a wait, if ours were queued."""
         if self.pending and not self.over:
             self.timeline.waited(start, end, reason)
+            if self.estimate is not None:
+                self.estimate.waits(end, reason)
 
     def fail(self, error: CatFactsError) -> None:
         """End the call with `error`; what is still queued is dropped, never sent."""

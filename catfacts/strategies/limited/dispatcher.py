@@ -19,8 +19,11 @@ from catfacts.errors import shutting_down
 from catfacts.limiter import Limiter
 from catfacts.observe.timeline import Timeline
 from catfacts.rates import Rates
-from catfacts.strategies.limited.admission import Closing, finish_estimate, refuse_if_late
+from catfacts.strategies.estimate import Estimate
+from catfacts.strategies.limited.admission import Closing, refuse_if_late
+from catfacts.strategies.limited.budget import Budget, peek
 from catfacts.strategies.limited.calls import Call
+from catfacts.strategies.limited.forecast import Forecast
 from catfacts.strategies.limited.learning import RateLearner
 from catfacts.strategies.limited.pump import Pump
 from catfacts.strategies.limited.quota import UpstreamQuota
@@ -46,6 +49,7 @@ class Dispatcher:
     ) -> None:
         # What the upstream announces sets the rates; by default the limiter's are the ceiling.
         self._learner = learner or RateLearner(limiter.rates, shared=limiter.shared)
+        self._shared = limiter.shared
         windows = self._learner.windows  # when the upstream's windows end, as found
         self._quota = UpstreamQuota(self._learner.rates, windows, shared=limiter.shared)
         self._calls = Turns()
@@ -61,6 +65,7 @@ class Dispatcher:
             on_fact=self._stall.progressed,
             wake=self._wakeup.set,
         )
+        self.forecast = Forecast(self._calls, self._quota, self._sender.round_trip, limiter)
         self._pumping = Pump(
             self._calls,
             self._quota,
@@ -68,6 +73,7 @@ class Dispatcher:
             self._sender,
             wakeup=self._wakeup,
             window=lambda: self._quota.window,
+            on_send=self.forecast.surveyor.took,
         )
         self._closing = closing or Closing()  # the service's, shared with its `Admission`
         self._ending: asyncio.TimerHandle | None = None
@@ -79,14 +85,15 @@ class Dispatcher:
         timeline: Timeline | None = None,
         on_fact: Callable[[int, str], None] | None = None,
         client: str = "",
+        *,
+        estimate: Estimate | None = None,
     ) -> list[str]:
         """Exactly n facts for one caller, or an error saying what happened and how far it got.
 
         With a `deadline`, a call the queue cannot serve in time is refused before it spends
-        anything (`admit`); a call let in is `run`.
-        """
-        await self.admit(n, deadline, client)
-        return await self.run(n, timeline, on_fact, client)
+        anything (`admit`); a call let in is `run`."""
+        await self.admit(n, deadline, client, estimate)
+        return await self.run(n, timeline, on_fact, client, estimate=estimate)
 
     async def run(
         self,
@@ -94,14 +101,15 @@ class Dispatcher:
         timeline: Timeline | None = None,
         on_fact: Callable[[int, str], None] | None = None,
         client: str = "",
+        *,
+        estimate: Estimate | None = None,
     ) -> list[str]:
         """The facts of a call already admitted (`admit`, once per call).
 
         It is never failed for time while the dispatcher gets facts: only when no fact came back
         for anyone for a while (`stall`). `timeline` records its requests and waits; `on_fact(index,
         fact)` hears of each fact as it arrives. Turns go round `client`s first, then round each
-        client's calls.
-        """
+        client's calls. `estimate` is reckoned again at each of its facts (`forecast`)."""
         if n == 0:
             return []
         if not self._calls:
@@ -109,8 +117,9 @@ class Dispatcher:
         request_id = logs.request_id.get()
         if timeline is None:
             timeline = Timeline("limited", n, request_id, self.rate)
-        call = Call(n, request_id, timeline, on_fact, client)
+        call = Call(n, request_id, timeline, on_fact, client, estimate=estimate)
         self._calls.add(call)
+        self.forecast.joined(call)
         self._pumping.start()
         self._wakeup.set()
         try:
@@ -118,7 +127,12 @@ class Dispatcher:
         finally:
             call.abandon()
             self._calls.remove(call)
+            self.forecast.surveyor.changed()
             timeline.limit, timeline.window = self.rate  # as learned by the end of the call
+
+    async def budget(self, client: str, n: int) -> Budget:
+        """The budget as it stands, spending nothing (`GET /budget`)."""
+        return await peek(self.forecast, self._learner, shared=self._shared, client=client, n=n)
 
     def drain(self, grace: float) -> None:
         """Shutdown: take no new call, and end the calls still running after `grace` seconds."""
@@ -127,14 +141,10 @@ class Dispatcher:
             self._ending = asyncio.get_running_loop().call_later(grace, self._end_all)
 
     @property
-    def _window(self) -> float:
-        return self._quota.window
-
-    @property
     def rate(self) -> tuple[int, float]:
         """The tightest limit in force (lower than configured if the upstream said so) and its
         window; a pace of r a second shows as one request per 1/r seconds."""
-        return self._quota.limit, self._window
+        return self._quota.limit, self._quota.window
 
     @property
     def rates(self) -> Rates:
@@ -148,29 +158,25 @@ class Dispatcher:
 
     @property
     def _pump(self) -> asyncio.Task[None] | None:
-        """The pump's task, if it ever ran."""
         return self._pumping.task
 
-    async def admit(self, n: int, deadline: float | None, client: str = "") -> None:
-        """Refuse now (503) a call that cannot finish within `deadline`, or any during shutdown.
+    async def admit(
+        self, n: int, deadline: float | None, client: str = "", estimate: Estimate | None = None
+    ) -> None:
+        """Refuse now (503) a call that cannot finish within `deadline`, or any during shutdown;
+        `estimate` hears when a call let in will end (`forecast`, the same model).
 
         `fetch` asks this, then runs the call; a streamed answer asks it first and then `run`s,
         so that a refusal keeps its status. (A coroutine, so that other threads run it on the
         loop, which owns the queue.)
         """
         self._closing.refuse()
-        if deadline is None or n == 0:
-            return
-        now = asyncio.get_running_loop().time()
-        estimate = finish_estimate(
-            self._calls.sent_before(client, n),
-            credit=self._quota.credit,
-            limit=self._quota.limit,
-            window=self._window,
-            blocked=self._quota.blocked_for(now) or 0.0,
-            round_trip=self._sender.round_trip.seconds,
-        )
-        refuse_if_late(n, estimate, deadline)
+        if deadline is not None or estimate is not None:
+            seconds = await self.forecast.new_call(client, n)
+            if deadline is not None:
+                refuse_if_late(n, seconds, deadline)
+            if estimate is not None:
+                estimate.reckon(seconds)
 
     def _end_all(self) -> None:
         for call in list(self._calls):

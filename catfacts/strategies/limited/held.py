@@ -68,6 +68,16 @@ class HeldCredit:
         """The window of that tightest limit."""
         return binding(self._rates).window
 
+    @property
+    def in_flight(self) -> int:
+        """Requests sent that the upstream's last count may not include yet."""
+        return self._in_flight
+
+    @property
+    def probing(self) -> bool:
+        """Unsure of the upstream's count: one request goes first, the rest after its answer."""
+        return self._lowest is None and self._credit <= 1
+
     def _held(self, now: float = -math.inf) -> int:
         """Requests of the credit not to spend now: kept to search for the window, or left to
         other clients (`_share`)."""

@@ -46,6 +46,7 @@ class RateLearner:
         self._looser: Rates | None = None  # announced looser, since `_since`
         self._since = 0.0
         self._said_nothing = False
+        self.deduced = False  # the last policy heard had its window found, not announced
 
     @property
     def rates(self) -> Rates:
@@ -63,6 +64,7 @@ class RateLearner:
             announced = self._announced(quota)
             if announced:
                 deduced = not quota.policies and not quota.window
+                self.deduced = deduced
                 self._learn(announced, deduced=deduced and not answer.refused)
             elif quota.limit is None:
                 self._pace_by(answer)

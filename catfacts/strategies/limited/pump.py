@@ -35,7 +35,8 @@ class Pump:
     """Takes items from `calls` in turn and sends each when the quota and the limiter allow.
 
     `wakeup` is set whenever there may be something new to do (a call came, a request ended);
-    `window` gives the upstream's window in force, the wait before a probe after a lost limiter.
+    `window` gives the upstream's window in force, the wait before a probe after a lost limiter;
+    `on_send` hears of each request about to go.
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class Pump:
         *,
         wakeup: asyncio.Event,
         window: Callable[[], float],
+        on_send: Callable[[], None] = lambda: None,
     ) -> None:
         self._calls = calls
         self._quota = quota
@@ -54,6 +56,7 @@ class Pump:
         self._sender = sender
         self._wakeup = wakeup
         self._window = window
+        self._on_send = on_send  # a slot was taken for a request (the estimates count it)
         self.task: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -108,6 +111,7 @@ class Pump:
         if call is None or self._quota.blocked_for(loop.time()) != 0.0:
             await self._sender.release(slot, used=False)
             return
+        self._on_send()
         task = asyncio.create_task(
             self._sender.send(call, call.pending.popleft(), slot, self._quota.spend())
         )

@@ -87,6 +87,19 @@ class UpstreamQuota(HeldCredit):
         """Requests that may go now, before we hear from the upstream again."""
         return max(self._credit - self._held(), 0)
 
+    def said(self, now: float) -> tuple[int | None, float | None]:
+        """What the upstream last said remains in its window, and seconds until that window
+        ends (as announced or found), where known. A look: it changes nothing."""
+        until = self._until()
+        if until is None and self._heard_at is not None:
+            until = self._ended_by(self._heard_at)
+        return self._lowest, None if until is None else max(until - now, 0.0)
+
+    def waiting_for(self, now: float) -> float:
+        """Seconds the upstream's word holds every request back (a reset, a hold); 0: none."""
+        until = self._until()
+        return 0.0 if until is None else max(until - now, 0.0)
+
     def set_rates(self, rates: Rates) -> None:
         """The rates to run at changed (`learning`): count windows and credit by them."""
         self._rates = rates

@@ -17,7 +17,9 @@ class Limited(LoopStrategy):
 
     async def admit(self, order: Order) -> None:
         """Refused at once (503, with the estimate) if the queue cannot serve it in time."""
-        await self._dispatcher.admit(order.n, order.deadline, order.client)
+        await self._dispatcher.admit(order.n, order.deadline, order.client, order.estimate)
 
     async def run(self, order: Order, on_fact: OnFact | None = None) -> list[str]:
-        return await self._dispatcher.run(order.n, order.timeline, on_fact, order.client)
+        return await self._dispatcher.run(
+            order.n, order.timeline, on_fact, order.client, estimate=order.estimate
+        )

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 
+from catfacts.limiter import Queued
 from catfacts.strategies.limited.calls import Call
 
 
@@ -68,21 +69,39 @@ class Turns:
                 return call
         return None
 
-    def sent_before(self, client: str, n: int) -> int:
-        """Requests sent until the last of a new call by `client` for n facts, that one included.
+    def sent_before(
+        self, client: str, n: int, elsewhere: Queued | None = None, call: Call | None = None
+    ) -> int:
+        """Requests sent until the last of n more by `client`, that one included: a new call's
+        n, or the n still queued of `call` (then not counted twice).
 
         The client's own calls share its turns, so they send min(theirs, n) each; every other
-        client has one turn per turn of this client's, so it sends at most that many.
+        client has one turn per turn of this client's, so it sends at most that many. What other
+        workers have queued (`elsewhere`, per client) takes its turns alike: across workers, the
+        shared limiter serves the client furthest behind.
         """
         own_turns = n
-        others: list[int] = []
+        theirs: dict[str, int] = {}
         for calls in self._clients:
-            pending = [len(call.pending) for call in calls]
+            pending = [len(other.pending) for other in calls if other is not call]
             if calls[0].client == client:
                 own_turns += sum(min(p, n) for p in pending)
             else:
-                others.append(sum(pending))
-        return own_turns + sum(min(p, own_turns) for p in others)
+                theirs[calls[0].client] = sum(pending)
+        for other, (count, requests) in (elsewhere or {}).items():
+            if other == client:
+                own_turns += min(requests, n * count)
+            else:
+                theirs[other] = theirs.get(other, 0) + requests
+        return own_turns + sum(min(p, own_turns) for p in theirs.values())
+
+    def queued(self) -> dict[str, tuple[int, int]]:
+        """Per client: its calls in flight and their requests not yet sent (for other workers'
+        estimates)."""
+        return {
+            calls[0].client: (len(calls), sum(len(call.pending) for call in calls))
+            for calls in self._clients
+        }
 
     def __iter__(self) -> Iterator[Call]:
         return (call for calls in list(self._clients) for call in list(calls))
