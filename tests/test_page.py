@@ -308,3 +308,27 @@ def test_a_run_of_1000_stays_a_page_of_readable_lanes(
         assert bar is not None and bar["height"] >= 3  # not 0.4-px rows squeezed together
     all_at_once = browser.locator('.lane[data-strategy="all_at_once"]')
     assert all_at_once.locator(".bar.refused").count() > 900
+
+
+def test_the_page_starts_anyway_when_another_caller_keeps_spending(
+    running_service: StartService, emulator: EmulatorProcess, browser: Page
+) -> None:
+    # 100 facts from another address keep the budget busy for five seconds: the page waits two
+    # windows for them, then starts and says its strategy shares the budget. Nobody is refused.
+    url, _ = running_service()
+    browser.goto(url)
+    browser.fill("#n", "5")
+    browser.select_option("#strategy", "limited")
+    thread, returned = call_from("127.0.0.2", f"{url}/cat_async_limited/100")
+    browser.wait_for_selector('#budget[data-clients~="127.0.0.2"]', timeout=10_000)
+    browser.click("#run")
+    browser.wait_for_selector("body[data-finished]", timeout=30_000)
+    lane = browser.locator('.lane[data-strategy="limited"]')
+    assert lane.get_attribute("data-returned") == "5"
+    assert lane.locator(".notice").inner_text().startswith("started after waiting")
+    assert "other callers' requests" in lane.locator(".notice").inner_text()
+    assert "they still spend the budget" in lane.locator(".notice").inner_text()
+    assert int(lane.get_attribute("data-refill-ms") or 0) >= 2000  # two windows of 1 s
+    thread.join(timeout=30)
+    assert returned == [100]
+    assert [status for _, status in emulator.control.arrivals()] == [200] * 105

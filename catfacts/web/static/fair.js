@@ -55,22 +55,25 @@ export class Budget {
     return this.spentAt == null ? 0 : Math.max(this.spentAt + this.windowMs - performance.now(), 0);
   }
 
-  // What a call must wait for now, {ms, why}, from the page's own calls and the service's `look`
-  // (null when the service could not be asked: the page's own count alone). `page` is true while
-  // the page itself has a call in flight: its calls are not other callers'.
+  // What a call must wait for now, {ms, why, firm}, from the page's own calls and the service's
+  // `look` (null when the service could not be asked: the page's own count alone). `firm`: the
+  // page's own calls or a pause still hold it, which no other caller's spending excuses. The page
+  // waits between its calls, so the calls in flight are other callers'.
   needs(look) {
-    const own = { ms: this.ownMs(), why: WINDOW };
+    const own = { ms: this.ownMs(), why: WINDOW, firm: true };
     if (!look) return own;
     this.windowMs = look.window * 1000;
-    const waits = [own, { ms: look.paused_for * 1000, why: PAUSE }];
+    const waits = [own, { ms: look.paused_for * 1000, why: PAUSE, firm: true }];
     const said = look.remaining != null && look.reset > 0 && look.remaining < look.limit;
     if (said) waits.push({ ms: look.reset * 1000, why: WINDOW });
     if (look.slots_in_use > 0 || look.calls.length > 0) {
       // Slots free a window after their answers at the latest; the reset, if said, may be sooner.
       const why = look.calls.length > 0 ? OTHERS : WINDOW;
-      waits.push({ ms: look.reset > 0 ? look.reset * 1000 : this.windowMs, why, slots: true });
+      waits.push({ ms: look.reset > 0 ? look.reset * 1000 : this.windowMs, why });
     }
-    return waits.reduce((most, wait) => (wait.ms > most.ms ? wait : most));
+    const most = waits.reduce((longest, wait) => (wait.ms > longest.ms ? wait : longest));
+    const firm = own.ms > 0 || look.paused_for > 0;
+    return { ...most, firm, others: look.calls.length > 0 };
   }
 
   // Wait until a call of n would start on a full budget, looking at the budget every 250 ms and
@@ -86,8 +89,8 @@ export class Budget {
       const waited = performance.now() - began;
       if (need.ms <= 0) break;
       why = need.why;
-      if (need.slots && need.why === OTHERS && waited >= OTHERS_AT_MOST * this.windowMs) {
-        return { ms: waited, why, busy: true };
+      if (need.others && !need.firm && waited >= OTHERS_AT_MOST * this.windowMs) {
+        return { ms: waited, why: OTHERS, busy: true };
       }
       const looked = performance.now();
       await countdown(Math.min(need.ms, LOOK_EVERY_MS), signal, () => tick(need.ms - (performance.now() - looked), why));
