@@ -1,5 +1,5 @@
 """The page in Chromium: "All three" for 30 facts at 20 a second, each strategy on a full budget
-and against its own ideal (issue 17, item 1).
+and against its own ideal (issue 17, item 1), and the limited lane's first ETA against its end.
 
 The driver is shared with the page's test (tests/test_page.py), which asserts what it must
 (exact counts, no 429 for limited, the wait shown, each ideal from its own model) and takes the
@@ -42,6 +42,7 @@ LANE_FIGURES = """lanes => lanes.map(lane => ({
     ideal_ms: Number(lane.dataset.idealMs),
     round_trip_ms: Number(lane.dataset.roundTripMs),
     refill_ms: Number(lane.dataset.refillMs || 0),
+    eta_first_ms: lane.dataset.etaFirstMs == null ? null : Number(lane.dataset.etaFirstMs),
     refused: lane.querySelectorAll(".bar.refused").length,
     stats: lane.querySelector(".stats").innerText,
     notice: lane.querySelector(".notice").innerText,
@@ -103,7 +104,17 @@ def row(lane: dict[str, Any]) -> list[str]:
         f"{lane['total_ms'] / 1000:.2f}",
         f"{lane['ideal_ms'] / 1000:.2f}",
         f"{lane['total_ms'] / lane['ideal_ms']:.2f}x",
+        eta_error(lane),
     ]
+
+
+def eta_error(lane: dict[str, Any]) -> str:
+    """The lane's first ETA (the door's, `X-Facts-Estimate`) against the actual end; "-" where
+    the strategy gives none (only the limited one does)."""
+    first = lane["eta_first_ms"]
+    if first is None:
+        return "-"
+    return f"{first / 1000:.2f} ({(first - lane['total_ms']) / lane['total_ms']:+.0%})"
 
 
 def main() -> None:
@@ -118,6 +129,15 @@ def main() -> None:
     print_table(
         f'The page, "all three" for {N} in Chromium (emulator: {RATE}, '
         f"{LATENCY * 1000:.0f} ms; {RUNS} runs, each strategy on a full budget)",
-        ["strategy", "facts", "429s", "waited s", "total s", "own ideal s", "total / ideal"],
+        [
+            "strategy",
+            "facts",
+            "429s",
+            "waited s",
+            "total s",
+            "own ideal s",
+            "total / ideal",
+            "first ETA s (error)",
+        ],
         rows,
     )

@@ -1,5 +1,5 @@
 """The pages anyone can use: axe-core finds nothing on `/` and `/docs`, before, during and after a
-run, and the keyboard alone starts and stops a run.
+run (the budget strip idle and busy), and the keyboard alone starts and stops a run.
 
 axe-core runs inside Debian's chromium, driven by Playwright as in `test_page.py`; its script is
 the axe.min.js that the pinned axe-playwright-python package ships (requirements-dev.txt), read
@@ -65,6 +65,8 @@ def test_the_page_has_no_violation_before_or_after_a_run(
     browser.click("#run")
     browser.wait_for_selector(".lane .notice.counting", timeout=30_000)
     assert violations(browser) == []  # while it counts down the wait for the window
+    browser.wait_for_selector('#budget[data-state="busy"]', timeout=30_000)
+    assert violations(browser) == []  # the budget strip, with calls in flight or slots in use
     browser.wait_for_selector("body[data-finished]", timeout=60_000)
     assert browser.locator(".lane").count() == 3
     assert browser.locator(".lane .bar.ok").count() > 0  # green counts and bars are drawn

@@ -2,7 +2,8 @@
 
 One template and a small script, no build step: the page reads the same streamed answers with
 timelines (`Accept: application/x-ndjson`, `?trace=1`) that any caller can ask for, so what it
-draws is what the service recorded, whichever worker answered.
+draws is what the service recorded, whichever worker answered. The budget strip above the lanes
+reads `GET /budget` as any caller can, and the ETA marker each streamed line's `eta`.
 """
 
 from __future__ import annotations

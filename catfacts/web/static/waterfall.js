@@ -1,10 +1,13 @@
 // The waterfall: run a strategy (or all three, one after another, each on a full budget), read its
 // streamed answer with its timeline (NDJSON, ?trace=1), and draw one row per fact asked for and one
 // bar per upstream request in it, on a time axis shared by every lane, with the strategy's own
-// ideal. Plain DOM and SVG: nothing to build.
+// ideal, and on the limited lane a marker where the call is expected to end (its streamed `eta`).
+// Above the lanes, the budget as `GET /budget` says it (budget.js). Plain DOM and SVG: nothing to
+// build.
 "use strict";
 
-import { Budget, countdown, idealOf } from "./fair.js";
+import { BudgetStrip, peek } from "./budget.js";
+import { Budget, idealOf } from "./fair.js";
 
 (() => {
   const lanesEl = document.getElementById("lanes");
@@ -16,8 +19,10 @@ import { Budget, countdown, idealOf } from "./fair.js";
   const STRATEGIES = JSON.parse(lanesEl.dataset.strategies); // key -> [label, path]
   const ORDER = JSON.parse(lanesEl.dataset.order); // the table's order, which JSON objects lose
   const budget = new Budget(Number(lanesEl.dataset.window)); // the rate in force when served
+  const strip = new BudgetStrip(document.getElementById("budget"), () => (nInput.validity.valid ? Number(nInput.value) : null));
   const MARGIN = { left: 38, right: 64, top: 20, bottom: 4 };
   const HEAD = MARGIN.top + 12; // the axis, then a line for the markers' labels
+  const ETA_LINE = 12; // and below it, on a lane with an estimate, a line for the ETA's label
   const PAD = 4; // above the first row, so that its label is not cut by the rows' box
   // Rows are 9 px while n is small, shrink to fill 420 px as n grows, and never go below 5 px: past
   // that (n > 84) the rows scroll in their own box (.rows, max-height in the CSS), not the page.
@@ -47,6 +52,8 @@ import { Budget, countdown, idealOf } from "./fair.js";
       this.ideal = null; // {ms, model}: this strategy's own, once the call has a round trip
       this.failure = null;
       this.startedAt = null;
+      this.etaMs = null; // where on the lane's time axis the call is expected to end, as last said
+      this.etaFirstMs = null; // as said at the door (`X-Facts-Estimate`)
       this.requestId = `page-${key}-${Math.random().toString(16).slice(2, 10)}`;
       this.el = document.createElement("section");
       this.el.className = "lane";
@@ -76,6 +83,7 @@ import { Budget, countdown, idealOf } from "./fair.js";
     extent() {
       let most = this.elapsed();
       if (this.ideal) most = Math.max(most, this.ideal.ms);
+      if (this.etaShown() != null) most = Math.max(most, this.etaShown());
       for (const r of this.requests.values()) most = Math.max(most, r.answered_ms || 0);
       return most;
     }
@@ -86,7 +94,22 @@ import { Budget, countdown, idealOf } from "./fair.js";
       if (before) before.retried = true;
     }
 
+    // The call's estimate, in seconds left, as of now: the marker goes to now + that.
+    estimate(seconds, first = false) {
+      if (!Number.isFinite(seconds)) return;
+      this.etaMs = this.elapsed() + seconds * 1000;
+      if (first || this.etaFirstMs == null) this.etaFirstMs = this.etaMs;
+      this.el.dataset.etaMs = Math.round(this.etaMs);
+      this.el.dataset.etaFirstMs = Math.round(this.etaFirstMs);
+    }
+
+    // While the call runs, the latest estimate; once it is over, the one given at the door.
+    etaShown() {
+      return this.live ? this.etaMs : this.etaFirstMs;
+    }
+
     take(line) {
+      if (typeof line.eta === "number" && line.eta > 0 && !line.summary) this.estimate(line.eta);
       if ("fact" in line) this.facts += 1;
       else if (line.request) this.addRequest(line.request);
       else if (line.wait) this.waits.push(line.wait);
@@ -109,21 +132,27 @@ import { Budget, countdown, idealOf } from "./fair.js";
       this.el.dataset.state = line.error ? "failed" : "done";
     }
 
-    // Before the call: the wait for the upstream's window, counted down; after it, what it was.
-    refilling(ms, left) {
-      const waited = `${(ms / 1000).toFixed(1)} s`;
-      this.el.dataset.refillMs = Math.round(ms);
-      if (left > 0) {
-        // The sentence is set once, for a screen reader to say once; only the seconds move.
-        if (!this.notice.classList.contains("counting")) {
-          this.notice.className = "notice counting";
-          this.notice.innerHTML = `waiting ${waited} for the upstream's window to refill so each strategy starts on a full budget <b aria-hidden="true"></b>`;
-        }
-        this.notice.querySelector("b").textContent = `${(left / 1000).toFixed(1)} s`;
-      } else {
-        this.notice.className = "notice";
-        this.notice.textContent = `started on a full budget, after waiting ${waited} for the upstream's window to refill`;
+    // Before the call: the wait for a full budget, counted down (`left` ms, as the budget last
+    // looked, waiting for `why`); the sentence is set once for a screen reader to say once, again
+    // only if what it waits for changes, and only the seconds move.
+    refilling(left, why) {
+      if (this.notice.dataset.why !== why) {
+        this.notice.className = "notice counting";
+        this.notice.dataset.why = why;
+        this.notice.innerHTML = `waiting ${(left / 1000).toFixed(1)} s for ${escape(why)} so each strategy starts on a full budget <b aria-hidden="true"></b>`;
       }
+      this.notice.querySelector("b").textContent = `${(Math.max(left, 0) / 1000).toFixed(1)} s`;
+    }
+
+    // After the wait: how long it was, and whether other callers were still spending.
+    refilled({ ms, why, busy }) {
+      this.el.dataset.refillMs = Math.round(ms);
+      this.notice.className = "notice";
+      delete this.notice.dataset.why;
+      const waited = `${(ms / 1000).toFixed(1)} s`;
+      this.notice.textContent = busy
+        ? `started after waiting ${waited} for ${why}: they still spend the budget, so this strategy shares it`
+        : `started on a full budget, after waiting ${waited} for ${why}`;
     }
 
     fail(message) {
@@ -150,6 +179,9 @@ import { Budget, countdown, idealOf } from "./fair.js";
         const over = s.returned === this.n && ideal.ms > 0 ? ` (${(s.total_ms / ideal.ms).toFixed(2)}×)` : "";
         parts.push(`<span class="ideal">ideal ${formatMs(ideal.ms)} = ${ideal.model}${over}</span>`);
       }
+      const eta = this.etaShown();
+      if (eta != null && this.live) parts.push(`<span class="eta">ends in ~${formatMs(Math.max(eta - this.elapsed(), 0))}</span>`);
+      else if (eta != null && s) parts.push(`<span class="eta">ETA at the start ${formatMs(eta)} (${s.total_ms >= eta ? "+" : "−"}${Math.abs((s.total_ms / eta - 1) * 100).toFixed(0)}%)</span>`);
       parts.push(`<span class="${refused ? "bad" : ""}">${refused} × 429</span>`);
       parts.push(`${this.requests.size} requests`);
       if (s) parts.push(`worker ${s.worker}`);
@@ -219,10 +251,18 @@ import { Budget, countdown, idealOf } from "./fair.js";
         head.push(marker(kind, ms, label, x, MARGIN.top - 4, HEAD, side));
         out.push(marker(kind, ms, "", x, 0, height - MARGIN.bottom));
       }
+      // The ETA's label has a line of its own, below the others: it may sit right on the total.
+      const eta = this.etaShown();
+      const headH = eta == null ? HEAD : HEAD + ETA_LINE;
+      if (eta != null) {
+        const label = `ETA ${(eta / 1000).toFixed(1)} s`;
+        head.push(marker("eta", eta, label, x, MARGIN.top - 4, headH, "right", ETA_LINE));
+        out.push(marker("eta", eta, "", x, 0, height - MARGIN.bottom));
+      }
       // Both drawings get the box's width, so the axis stays over the rows beside a scrollbar.
-      this.head.setAttribute("viewBox", `0 0 ${width} ${HEAD}`);
+      this.head.setAttribute("viewBox", `0 0 ${width} ${headH}`);
       this.head.setAttribute("width", width);
-      this.head.setAttribute("height", HEAD);
+      this.head.setAttribute("height", headH);
       this.head.innerHTML = head.join("");
       this.svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
       this.svg.setAttribute("width", width);
@@ -256,10 +296,10 @@ import { Budget, countdown, idealOf } from "./fair.js";
   }
 
   // A marker's line runs from top to bottom; its label, if any, sits beside the line's top.
-  function marker(kind, ms, label, x, top, bottom, side = "right") {
+  function marker(kind, ms, label, x, top, bottom, side = "right", lower = 0) {
     const at = x(ms);
     const place = side === "left" ? `x="${at - 4}" text-anchor="end"` : `x="${at + 4}"`;
-    return `<g class="marker ${kind}"><line x1="${at}" x2="${at}" y1="${top}" y2="${bottom}"/>${label ? `<text ${place} y="${top + 12}">${escape(label)}</text>` : ""}</g>`;
+    return `<g class="marker ${kind}" data-ms="${Math.round(ms)}"><line x1="${at}" x2="${at}" y1="${top}" y2="${bottom}"/>${label ? `<text ${place} y="${top + 12 + lower}">${escape(label)}</text>` : ""}</g>`;
   }
 
   function ticks(scaleMs) {
@@ -305,6 +345,8 @@ import { Budget, countdown, idealOf } from "./fair.js";
         headers: { Accept: "application/x-ndjson", "X-Request-ID": lane.requestId },
         signal,
       });
+      const estimate = response.headers.get("X-Facts-Estimate");
+      if (estimate != null) lane.estimate(Number(estimate), true);
       if (!(response.headers.get("Content-Type") || "").includes("ndjson")) {
         const body = await response.json().catch(() => ({ error: `the service answered ${response.status}` }));
         lane.fail(body.error);
@@ -345,17 +387,19 @@ import { Budget, countdown, idealOf } from "./fair.js";
     stopButton.disabled = false;
     if (fromRun) stopButton.focus();
     runButton.disabled = true;
+    strip.busy(true);
     for (const lane of lanes) {
       const signal = controller.signal;
-      const refill = budget.refillMs();
-      if (refill > 0 && !signal.aborted) {
-        await countdown(refill, signal, (left) => lane.refilling(refill, left));
-        if (!signal.aborted) lane.refilling(refill, 0);
+      const waited = await budget.refill(n, signal, peek, (left, why) => lane.refilling(left, why));
+      if (signal.aborted) {
+        lane.fail("not run: stopped");
+        continue;
       }
-      if (signal.aborted) lane.fail("not run: stopped");
-      else await run(lane, signal);
-      budget.spent(lane.requests.size, lane.summary);
+      if (waited.ms > 0 && lane.notice.dataset.why) lane.refilled(waited);
+      await run(lane, signal);
+      budget.spent(lane.key, lane.requests.size, lane.summary);
     }
+    strip.busy(false);
     runButton.disabled = false;
     if (document.activeElement === stopButton || document.activeElement === document.body) runButton.focus();
     stopButton.disabled = true;
@@ -364,5 +408,7 @@ import { Budget, countdown, idealOf } from "./fair.js";
   });
 
   stopButton.addEventListener("click", () => controller && controller.abort());
+  nInput.addEventListener("change", () => strip.look());
+  strip.look();
   window.addEventListener("resize", schedule);
 })();
