@@ -1,17 +1,18 @@
 """A call's events, handed to the caller's thread as they happen: facts, requests, waits.
 
-Whatever the strategy, a streamed call reads the same events in its own thread: ("fact", index,
-text) for each fact as it arrives; with `trace`, ("request", Attempt) as each request ends and
-("wait", start, end, reason) as each wait begins; and ("progress",) when nothing else happened
-for `HEARTBEAT` seconds (a long limiter wait). A strategy that sends from the caller's thread
-yields them between its requests (`in_thread`); one on the event loop hands them over through a
-queue (`LoopEvents`). Either way `close()` ends the call: its remaining requests are dropped.
+Whatever the strategy, a streamed call reads the same events in its own thread: a `Fact` as
+each arrives; with `trace`, a `RequestDone` as each request ends and a `WaitBegun` as each wait
+begins; and `Progress` when nothing else happened for `HEARTBEAT` seconds (a long limiter wait).
+A strategy that sends from the caller's thread yields them between its requests (`in_thread`); one
+on the event loop hands them over through a queue (`LoopEvents`). Either way `close()` ends the
+call: its remaining requests are dropped.
 """
 
 from __future__ import annotations
 
 import queue
 from collections.abc import Callable, Coroutine, Generator, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from catfacts.errors import CatFactsError, ServiceUnavailable
@@ -27,7 +28,38 @@ HEARTBEAT = 5.0
 # the call waits (for the upstream's window, say) and until when, not at the next heartbeat.
 PROMPT_WAIT = 2.0
 
-Event = tuple[Any, ...]
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """The `index`th fact of the call (from 1), as it arrived."""
+
+    index: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDone:
+    """One upstream request ended (with `trace`)."""
+
+    attempt: Attempt
+
+
+@dataclass(frozen=True, slots=True)
+class WaitBegun:
+    """A wait began, from `start` to `end` (timeline clock) for `reason` (with `trace`)."""
+
+    start: float
+    end: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Nothing else happened for a while, or a long wait began: the call is alive."""
+
+
+PROGRESS = Progress()
+Event = Fact | RequestDone | WaitBegun | Progress
 
 
 class Events(Protocol):
@@ -52,11 +84,11 @@ class LoopEvents:
         self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         put = self._queue.put
         if trace:
-            timeline.listener = lambda attempt: put(("request", attempt))
-            timeline.wait_listener = lambda start, end, reason: put(("wait", start, end, reason))
+            timeline.listener = lambda attempt: put(RequestDone(attempt))
+            timeline.wait_listener = lambda start, end, reason: put(WaitBegun(start, end, reason))
         else:
             timeline.wait_listener = _long_waits(put)
-        self._future = runner.submit(work(lambda index, fact: put(("fact", index, fact))))
+        self._future = runner.submit(work(lambda index, fact: put(Fact(index, fact))))
         self._future.add_done_callback(lambda _: put(None))
 
     def __iter__(self) -> Iterator[Event]:
@@ -67,7 +99,7 @@ class LoopEvents:
             except queue.Empty:
                 if not self._runner.responsive():
                     raise ServiceUnavailable("the background loop is not responding") from None
-                yield ("progress",)
+                yield PROGRESS
                 continue
             if event is None:
                 self._future.result()
@@ -85,7 +117,7 @@ def _long_waits(put: Callable[[Event], None]) -> Callable[[float, float, str], N
     def heard(start: float, end: float, reason: str) -> None:
         if end - start >= PROMPT_WAIT and start not in told:
             told.add(start)
-            put(("progress",))
+            put(PROGRESS)
 
     return heard
 
@@ -100,7 +132,7 @@ def in_thread(
     try:
         for index, fact in enumerate(facts, 1):
             yield from _taken(requests)
-            yield ("fact", index, fact)
+            yield Fact(index, fact)
     except CatFactsError:
         yield from _taken(requests)  # the failed request, before the error line
         raise
@@ -113,4 +145,4 @@ def in_thread(
 
 def _taken(requests: list[Attempt]) -> Iterator[Event]:
     while requests:
-        yield ("request", requests.pop(0))
+        yield RequestDone(requests.pop(0))

@@ -31,7 +31,7 @@ from catfacts.errors import CatFactsError
 from catfacts.limiter import PAUSED, WINDOW
 from catfacts.observe.timeline import Timeline, wait_json
 from catfacts.strategies.estimate import Estimate
-from catfacts.strategies.events import Event, Events
+from catfacts.strategies.events import Event, Events, Fact, Progress, RequestDone, WaitBegun
 from catfacts.strategies.limited.pump import NONE_REMAIN
 
 # What a wait's reason is, in one word a client can act on (`waiting.for` on a progress line).
@@ -93,22 +93,21 @@ class FactStream:
         return line
 
     def _format(self, event: Event) -> dict[str, Any]:
-        kind, start = event[0], self._timeline.start
-        if kind == "fact":
-            self._fetched += 1
-            return {"index": event[1], "fact": event[2]}
-        if kind == "request":
-            return {"request": event[1].to_json(start)}
-        if kind == "wait":
-            return {"wait": wait_json(event[1], event[2], event[3], start)}
-        summary = self._timeline.summary()
-        return {
-            "progress": {
-                "fetched": self._fetched,
-                "requested": self._timeline.n,
-                "elapsed_ms": summary["total_ms"],
-            }
-        }
+        start = self._timeline.start
+        match event:
+            case Fact(index, text):
+                self._fetched += 1
+                return {"index": index, "fact": text}
+            case RequestDone(attempt):
+                return {"request": attempt.to_json(start)}
+            case WaitBegun(began, end, reason):
+                return {"wait": wait_json(began, end, reason, start)}
+            case Progress():
+                elapsed = self._timeline.summary()["total_ms"]
+                fetched, requested = self._fetched, self._timeline.n
+                return {
+                    "progress": {"fetched": fetched, "requested": requested, "elapsed_ms": elapsed}
+                }
 
     def _succeeded(self) -> dict[str, Any]:
         timeline = self._timeline
