@@ -65,7 +65,7 @@ def _ietf_headers(decision: Decision) -> dict[str, str]:
             for name, policy in zip(names, decision.policies, strict=True)
         ),
         "RateLimit": ", ".join(
-            f'"{name}";r={policy.remaining};t={math.ceil(policy.resets_in)}'
+            f'"{name}";r={policy.remaining};t={_whole_seconds_up(policy.resets_in)}'
             for name, policy in zip(names, decision.policies, strict=True)
         ),
     }
@@ -92,3 +92,9 @@ def policy_names(policies: tuple[Policy, ...]) -> list[str]:
         seen[name] += 1
         names.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
     return names
+
+
+def _whole_seconds_up(seconds: float) -> int:
+    """Seconds rounded up, but not past float noise: a fresh window's `now + W - now` may read
+    60.000000000000114, which is 60, not 61."""
+    return math.ceil(round(seconds, 6))
