@@ -7,17 +7,17 @@ refused password or a cluster node named as a server: those stay prompt 503s), t
 on a local share of each policy, from what it last saw, until Redis answers again and every
 sharer is back.
 
-Three modules: this one, `Fallback`, decides each call (a slot or a wait) against Redis or the
+Four modules: this one, `Fallback`, decides each call (a slot or a wait) against Redis or the
 local share; `local_share.py` holds the share's arithmetic and the local decision, and why it
-stays within the limit; `outage.py` the loop that runs the heartbeat, falls back, probes, rejoins
-and returns. The names the rest of the package and the tests use are re-exported here.
+stays within the limit; `own_slots.py` the record of this process's own slots, which the share
+spends and the rejoin writes back; `outage.py` the loop that runs the heartbeat, falls back,
+probes, rejoins and returns. The names the rest of the package and the tests use are re-exported
+here.
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
-import itertools
 import logging
 import math
 import time
@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from catfacts.errors import ServiceUnavailable
-from catfacts.limiter import Limiter, Queued, Slot, Survey, Wait, freeing
+from catfacts.limiter import Limiter, Queued, Slot, Survey, Wait
 from catfacts.limiter.local_share import (
     LOCAL_WAIT_MAX,
     LocalShare,
@@ -45,7 +45,9 @@ from catfacts.limiter.outage import (
     backoff,
     heartbeat_interval,
 )
-from catfacts.limiter.redis import RedisLimiter, RedisUnavailable
+from catfacts.limiter.own_slots import OwnSlots
+from catfacts.limiter.redis import RedisLimiter
+from catfacts.limiter.scripts import RedisUnavailable
 from catfacts.observe import metrics
 from catfacts.rates import Rates
 
@@ -83,9 +85,7 @@ class Fallback(Limiter):
         self.cause = ""  # why it is degraded, naming the real cause
         self._view: View | None = None  # as of the last heartbeat
         self._local: LocalShare | None = None
-        self._flying: dict[str, float] = {}
-        self._answered: list[float] = []
-        self._ids = (f"{redis.me}:local{n}" for n in itertools.count(1))
+        self._own = OwnSlots(redis.me)  # what this process took, in case Redis goes
         self._outage = Outage(self)  # the heartbeat, the probes, the return (`outage.py`)
         metrics.limiter_degraded(False)  # listed from the start
 
@@ -120,15 +120,13 @@ class Fallback(Limiter):
                 raise
             return self._local_slot()
         if isinstance(answer, Slot):
-            self._flying[answer.id] = time.monotonic()
+            self._own.took(answer)
             if self._local is not None:
                 self._local.took(self.rates)
         return answer
 
     async def release(self, slot: Slot) -> None:
-        if self._flying.pop(slot.id, None) is not None:
-            bisect.insort(self._answered, time.monotonic())
-            self._forget()
+        self._own.released(slot, self.rates.longest_window)
         await self._tell_redis(self._redis.release, slot)
 
     async def confirm(self, slot: Slot) -> Slot | None:
@@ -142,14 +140,11 @@ class Fallback(Limiter):
             if error.lasting or not self._outage.degrade(error):
                 raise
             return slot
-        if confirmed is None:
-            self._flying.pop(slot.id, None)
-        elif confirmed is not slot and slot.id in self._flying:
-            self._flying[slot.id] = confirmed.taken  # its lease renewed from then
+        self._own.confirmed(slot, confirmed)
         return confirmed
 
     async def cancel(self, slot: Slot) -> None:
-        self._flying.pop(slot.id, None)
+        self._own.dropped(slot)
         await self._tell_redis(self._redis.cancel, slot)
 
     async def pause(self, seconds: float) -> None:
@@ -195,8 +190,7 @@ class Fallback(Limiter):
         if self.phase != DEGRADED:
             with contextlib.suppress(RedisUnavailable):
                 return await self._redis.survey(queued)
-        frees = freeing(time.monotonic(), self.rates.tightest, self._answered)
-        return Survey(len(self._flying) + len(frees), len(self._flying), frees)
+        return self._own.survey(self.rates.tightest)
 
     async def close(self) -> None:
         await self._outage.stop()
@@ -211,17 +205,7 @@ class Fallback(Limiter):
 
     def _local_slot(self) -> Slot | Wait:
         assert self._local is not None
-        wait = self._local.room(self.rates)
-        if wait is not None:
-            return wait
-        self._local.took(self.rates)
-        slot = Slot(next(self._ids), taken=time.monotonic())
-        self._flying[slot.id] = slot.taken
-        return slot
-
-    def _forget(self) -> None:
-        stale = bisect.bisect_right(self._answered, time.monotonic() - self.rates.longest_window)
-        del self._answered[:stale]
+        return self._own.take(self._local, self.rates)
 
     async def _tell_redis(self, tell: Callable[[Any], Awaitable[None]], arg: Any) -> None:
         """Release, cancel, pause: Redis must hear of it unless it is away (its leases end)."""

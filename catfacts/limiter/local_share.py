@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from catfacts.limiter import PACED, PAUSED, WINDOW, Wait, wait_for_room
-from catfacts.limiter.redis import Heard
+from catfacts.limiter.registry import Heard
 from catfacts.rates import Rate, Rates
 
 LOCAL_WAIT_MAX = 1.0  # a degraded wait is at most this, so the return to Redis is prompt

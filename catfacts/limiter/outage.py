@@ -28,7 +28,7 @@ import time
 from typing import TYPE_CHECKING
 
 from catfacts.limiter.local_share import LocalShare, View, local_rates, unknown_spent
-from catfacts.limiter.redis import RedisUnavailable
+from catfacts.limiter.scripts import RedisUnavailable
 from catfacts.observe import metrics
 from catfacts.rates import Rates
 
@@ -86,11 +86,11 @@ class Outage:
             return False
         if f._local is None:
             assert f._view is not None
-            f._local = LocalShare(f._view, f._redis.me, f._flying, f._answered)
+            f._local = LocalShare(f._view, f._redis.me, f._own.flying, f._own.answered)
         f.phase, f.cause = DEGRADED, error.cause
         now = time.monotonic()
-        f._forget()
-        own = len(f._flying) + len(f._answered)
+        f._own.forget(f.rates.longest_window)
+        own = len(f._own.flying) + len(f._own.answered)
         view = f._local.view = unknown_spent(f._local.view, f.rates, own, now)
         rates = local_rates(f.rates, view, f._redis.me, now)
         log.warning(
@@ -148,10 +148,8 @@ class Outage:
         until every sharer is back."""
         f = self._fallback
         now = time.monotonic()
-        f._forget()
-        answered = [now - at for at in f._answered]
-        lease = f._redis.lease
-        flying = [(slot, taken + lease - now) for slot, taken in f._flying.items()]
+        f._own.forget(f.rates.longest_window)
+        answered, flying = f._own.for_rejoin(now, f._redis.lease)
         self._return_ms = await f._redis.rejoin(STALE, answered, flying)
         self._returned_at = now
         assert f._local is not None

@@ -14,6 +14,9 @@ only the keys they are given, so in a Redis Cluster they all live in one slot, o
 each script runs there whichever node the URL names (`catfacts.redis_connect` has the URL forms).
 A failure is a prompt 503 that says what went wrong: a refused password, a cluster node named as
 a server, an unreachable Redis are three different messages.
+
+Beside it, each composed by `RedisLimiter`: `scripts.py` runs the scripts and says what a failure
+means; `survey.py` is the look for the estimates; `registry.py` the sharers' registry.
 """
 
 from __future__ import annotations
@@ -21,14 +24,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-import json
 import logging
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from importlib import resources
-from typing import Any
 
 from catfacts.errors import ServiceUnavailable
 from catfacts.limiter import (
@@ -43,57 +42,22 @@ from catfacts.limiter import (
     Survey,
     Wait,
 )
+from catfacts.limiter.registry import Heard, Registry
+from catfacts.limiter.scripts import SCRIPTS, Scripts, as_text
+from catfacts.limiter.survey import SharedSurvey
 from catfacts.rates import Rates
-from catfacts.redis_connect import ERRORS, AsyncClient, verdict
+
+# SCRIPTS too: the scripts' names, by which bench/hosts.py counts them
+__all__ = ["CONFIRM_AFTER", "LEASE_MARGIN", "SCRIPTS", "RedisLimiter"]
 
 log = logging.getLogger(__name__)
 
 STAY_MARGIN_MS = 1000  # a waiting client is forgotten this long after a window without a word
 LEASE_MARGIN = 1.0  # seconds a slot in flight counts past the upstream timeout, then as answered
-REDIS_TIMEOUT = 1.0  # seconds: a Redis that is down must be a prompt 503, never a hang
 # A request sent within LEASE_MARGIN of its grant reaches the upstream before its lease ends (the
 # limiter's one assumption). Sent later than half that (the process was paused in between), it
 # first asks Redis whether the slot is still its own (`confirm`); sooner, it costs no call.
 CONFIRM_AFTER = LEASE_MARGIN / 2
-SCRIPTS: tuple[str, ...] = ("acquire", "release", "pause", "share", "withdraw", "view", "rejoin")
-SCRIPTS += ("survey",)  # what the budget looks like, for estimates (`strategies/estimate.py`)
-SCRIPTS += ("charge", "settle")  # all at once's requests (`strategies/overdraft.py`)
-SCRIPTS += ("confirm",)  # a slot sent on long after its grant (`CONFIRM_AFTER`)
-QUEUE_WORD = 2.0  # seconds a process's word about its queue lasts unless it says it again
-
-
-class RedisUnavailable(ServiceUnavailable):
-    """Redis failed the limiter: `lasting` when waiting will not mend it (a refused password, a
-    cluster node named as a server), else it may answer again (down, unreachable, timed out)."""
-
-    cause: str
-    lasting: bool
-
-    def __init__(self, message: str, cause: str, lasting: bool) -> None:
-        super().__init__(message)
-        self._set(cause=cause, lasting=lasting)
-
-
-@dataclass(frozen=True)
-class Heard:
-    """What one heartbeat saw, in Redis's milliseconds: the sharers and when each was last
-    heard, and every slot that counts (answered: when; in flight: when its lease ends)."""
-
-    now: int
-    sharers: dict[str, int]
-    answered: list[tuple[str, int]]
-    leases: list[tuple[str, int]]
-
-
-NEEDS_ROOM = ("acquire", "charge")  # the scripts that call room.lua's `room_wait`
-
-
-def _script(name: str) -> str:
-    """A Lua script from `lua/`, where each names its keys and arguments in a header comment;
-    those that call `room_wait` get room.lua before them (a script cannot load another)."""
-    folder = resources.files(__package__).joinpath("lua")
-    text = folder.joinpath(f"{name}.lua").read_text("utf-8")
-    return (folder.joinpath("room.lua").read_text("utf-8") + text) if name in NEEDS_ROOM else text
 
 
 class RedisLimiter(Limiter):
@@ -113,12 +77,9 @@ class RedisLimiter(Limiter):
         self._me = uuid.uuid4().hex[:12]
         self._ids = (f"{self._me}:{n}" for n in itertools.count(1))
         self._named = False  # whether Redis may hold clients this process said it waits for
-        # Short timeouts, one immediate retry (every script is safe to run twice). Connections
-        # are made on first use, on the background loop.
-        self._redis = AsyncClient(redis_url, REDIS_TIMEOUT)
-        self._scripts = {name: self._redis.register_script(_script(name)) for name in SCRIPTS}
-        self._sharers = f"{prefix}:sharers"  # the registry: who shares, for a fallback's share
-        self._queues = f"{prefix}:queues"  # what each process has queued, for the estimates
+        self._scripts = Scripts(redis_url)  # connected on first use, on the background loop
+        self._registry = Registry(self._scripts, prefix, self._me)  # for a fallback's share
+        self._survey = SharedSurvey(self._scripts, prefix, self._me)  # for the estimates
 
     async def try_acquire(self, clients: Sequence[str] = ()) -> Slot | Wait:
         asked = time.monotonic()  # before Redis grants: a pause after counts against the lease
@@ -129,12 +90,14 @@ class RedisLimiter(Limiter):
         # Every wait is at most a window: a process that still waits renews its word in time.
         args += [self._longest_ms + STAY_MARGIN_MS, *dict.fromkeys(clients)]
         self._named = self._named or bool(clients)
-        granted, value, reason, seq, version, text = await self._run("acquire", self._keys, args)
+        granted, value, reason, seq, version, text = await self._scripts.run(
+            "acquire", self._keys, args
+        )
         self._seen, self._seen_at = int(seq), time.monotonic()
-        self._heard_shared(_text(version), _text(text))
-        reason = _text(reason)
+        self._heard_shared(as_text(version), as_text(text))
+        reason = as_text(reason)
         if granted:
-            return Slot(_text(value), reason or None, asked)
+            return Slot(as_text(value), reason or None, asked)
         if reason == "lost":
             raise StateLost("the shared limiter's slots were lost (Redis restarted or flushed)")
         return Wait(int(value) / 1000, _REASONS[reason])
@@ -144,7 +107,7 @@ class RedisLimiter(Limiter):
         if self._named:
             self._named = False
             with contextlib.suppress(ServiceUnavailable):
-                await self._run("withdraw", [self._keys[6]], [self._me])
+                await self._scripts.run("withdraw", [self._keys[6]], [self._me])
 
     async def confirm(self, slot: Slot) -> Slot | None:
         """Free unless the slot was asked for more than CONFIRM_AFTER ago; then one script
@@ -153,49 +116,41 @@ class RedisLimiter(Limiter):
         if now - slot.taken < CONFIRM_AFTER:
             return slot
         args: list[str | int] = [slot.id, self._lease_ms, self._ttl_ms]
-        (mine,) = await self._run("confirm", self._keys[:2], args)
+        (mine,) = await self._scripts.run("confirm", self._keys[:2], args)
         return dataclasses.replace(slot, taken=now) if int(mine) else _lost(slot, now)
 
     async def release(self, slot: Slot) -> None:
-        await self._run("release", self._keys[:2], [slot.id, 1, self._ttl_ms])
+        await self._scripts.run("release", self._keys[:2], [slot.id, 1, self._ttl_ms])
 
     async def cancel(self, slot: Slot) -> None:
-        await self._run("release", self._keys[:2], [slot.id, 0, self._ttl_ms])
+        await self._scripts.run("release", self._keys[:2], [slot.id, 0, self._ttl_ms])
 
     async def pause(self, seconds: float) -> None:
-        await self._run("pause", [self._keys[2]], [round(seconds * 1000)])
+        await self._scripts.run("pause", [self._keys[2]], [round(seconds * 1000)])
 
     async def charge(self, id: str, n: int, allowance: Rates, within: float) -> Wait | None:
         later = round(within * 1000)
         args: list[str | int] = [n, f"{id}:", later, self._ttl_ms + later]
         for rate in allowance.policies:
             args += [rate.limit, round(rate.window * 1000)]
-        charged, wait = await self._run("charge", self._keys[:2], args)
+        charged, wait = await self._scripts.run("charge", self._keys[:2], args)
         return None if charged else Wait(int(wait) / 1000, WINDOW)
 
     async def settle(self, id: str, n: int) -> None:
-        await self._run("settle", self._keys[:1], [n, f"{id}:"])
+        await self._scripts.run("settle", self._keys[:1], [n, f"{id}:"])
 
     async def set_rates(self, rates: Rates) -> Rates:
         self.rates, self._learned = rates, True
         args: list[str | int] = [rates.encode(), self._version, self._ttl_ms]
-        _, version, text = await self._run("share", [self._keys[3]], args)
-        self._heard_shared(_text(version), _text(text))
+        _, version, text = await self._scripts.run("share", [self._keys[3]], args)
+        self._heard_shared(as_text(version), as_text(text))
         return self.rates
 
     async def survey(self, queued: Queued) -> Survey:
-        """Each process's word on its queue lasts `QUEUE_WORD` s: a dead one is soon forgotten."""
-        tight = self.rates.tightest
-        word = json.dumps({client: list(pair) for client, pair in queued.items()}) if queued else ""
-        keys = [*self._keys[:3], self._queues]
-        args: list[str | int] = [self._me, round(QUEUE_WORD * 1000), word]
-        args += [0, 0] if tight is None else [tight.limit, round(tight.window * 1000)]
-        _, counted, flying, frees, paused, others = await self._run("survey", keys, args)
-        freeing = tuple(int(ms) / 1000 for ms in frees)
-        return Survey(int(counted), int(flying), freeing, int(paused) / 1000, _merged(others))
+        return await self._survey.survey(queued, self.rates.tightest)
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        await self._scripts.close()
 
     # --- For the fallback (`degraded.py`): the registry, and coming back after an outage ----
 
@@ -209,30 +164,17 @@ class RedisLimiter(Limiter):
         return self._lease_ms / 1000
 
     async def heartbeat(self, stale: float) -> Heard:
-        """Say this process shares the slots (for `stale` seconds), and see who else does and
-        which slots count now."""
-        keys = [self._sharers, self._keys[0], self._keys[1]]
-        now, sharers, answered, leases = await self._run(
-            "view", keys, [self._me, round(stale * 1000), self._longest_ms]
-        )
-        return Heard(int(now), dict(_pairs(sharers)), _pairs(answered), _pairs(leases))
+        """Say this process shares the slots, and see who else does and which slots count."""
+        return await self._registry.heartbeat(stale, self._longest_ms)
 
     async def rejoin(
         self, stale: float, answered: Sequence[float], flying: Sequence[tuple[str, float]]
     ) -> int:
-        """Back after an outage: make Redis count this process's slots that still count (each
-        answer `answered` seconds ago; each lease with seconds left), trust Redis's state again
-        (an empty Redis is expected now, not a loss), and say this process is back. Returns
-        Redis's time (ms)."""
-        args: list[str | int] = [self._me, self._ttl_ms, round(stale * 1000), len(answered)]
-        for n, ago in enumerate(answered):
-            args += [f"{self._me}:back{n}:{uuid.uuid4().hex[:6]}", max(round(ago * 1000), 0)]
-        for slot, left in flying:
-            args += [slot, max(round(left * 1000), 1)]
-        keys = [self._keys[0], self._keys[1], self._sharers]
-        (now,) = await self._run("rejoin", keys, args)
+        """Back after an outage (`Registry.rejoin`): trust Redis's state again (an empty Redis
+        is expected now, not a loss). Returns Redis's time (ms)."""
+        now = await self._registry.rejoin(stale, self._ttl_ms, answered, flying)
         self._seen, self._version = 0, ""
-        return int(now)
+        return now
 
     def learned_offline(self, rates: Rates) -> None:
         """Rates learned while Redis was away: share them with the next acquire."""
@@ -257,16 +199,6 @@ class RedisLimiter(Limiter):
             if self.on_shared is not None:
                 self.on_shared(shared)
 
-    async def _run(self, script: str, keys: list[str], args: Sequence[str | int]) -> list[Any]:
-        try:
-            result = await self._scripts[script](keys=keys, args=args)
-        except ERRORS as error:
-            why = verdict(error, self._redis.form, self._redis.timeout)
-            raise RedisUnavailable(
-                f"the shared rate limiter cannot use Redis: {why}", why.message, why.lasting
-            ) from None
-        return list(result) if isinstance(result, list) else []
-
 
 _REASONS = {"window": WINDOW, "paused": PAUSED, "behind": BEHIND, "paced": PACED}
 
@@ -278,22 +210,3 @@ def _lost(slot: Slot, now: float) -> Slot | None:
         now - slot.taken,
     )
     return None
-
-
-def _pairs(flat: Sequence[Any]) -> list[tuple[str, int]]:
-    """A WITHSCORES answer: [member, score, ...] as (member, score in ms)."""
-    return [(_text(flat[i]), int(float(flat[i + 1]))) for i in range(0, len(flat) - 1, 2)]
-
-
-def _merged(flat: Sequence[Any]) -> dict[str, tuple[int, int]]:
-    """The other processes' queues ([id, JSON {client: [calls, requests]}, ...]), per client."""
-    merged: dict[str, tuple[int, int]] = {}
-    for i in range(1, len(flat), 2):
-        for client, (calls, requests) in json.loads(_text(flat[i])).items():
-            had = merged.get(client, (0, 0))
-            merged[client] = (had[0] + calls, had[1] + requests)
-    return merged
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
