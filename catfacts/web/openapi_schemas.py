@@ -141,14 +141,23 @@ def _facts_responses() -> dict[str, Any]:
                 NDJSON: {"schema": {"type": "string", "description": _NDJSON_LINES}},
             },
         },
-        "400": _error("n above CATFACTS_MAX_FACTS, a bad deadline or trace, or a hostile header"),
+        "400": _error(
+            "n above CATFACTS_MAX_FACTS, a bad deadline or trace, a hostile header; all at once: "
+            "n above twice the upstream's limit"
+        ),
         "401": _error("API keys are configured and none valid was sent"),
-        "404": _error("n is not a whole number"),
+        "404": _error(
+            "n is not a whole number; one by one or all at once when only the limited strategy "
+            "is served (CATFACTS_UNLIMITED_STRATEGIES=off)"
+        ),
         "406": _error("Accept allows neither JSON nor NDJSON"),
         "429": refused,
         **_refused_by_server(),
         "502": _error("the upstream answered, but not with a fact"),
-        "503": _error("upstream 429, busy, deadline, shutting down, or Redis unreachable"),
+        "503": _error(
+            "upstream 429, busy, deadline, shutting down, Redis unreachable; all at once: it "
+            "would overdraw the shared budget by more than one window's limit (Retry-After)"
+        ),
         "504": _error("the upstream timed out, could not be reached, or gave nothing"),
     }
 
