@@ -105,7 +105,7 @@ class UpstreamQuota(HeldCredit):
         if until is not None and now < until:
             return until - now
         if until is None and held > 0 and heard_at is not None:
-            if self._searching():
+            if self._looking():
                 return max(self._ended_by(heard_at) - now, 0.0)  # the next look, one request
             return self._release_at - now  # the others' share, until they spend it or half-time
         self._next_window()
@@ -202,10 +202,12 @@ class UpstreamQuota(HeldCredit):
         self._start_epoch(limit if alone and sure else 1)
 
     def _start_epoch(self, credit: int, *, contended: bool = False) -> None:
-        if self._lowest is not None and not self._searching():
-            # What others spent; refused, we know they wanted more than we saw them get.
+        if self._lowest is not None and not (self._looking() or self._began_looking):
+            # What others spent; refused, we know they wanted more than we saw them get. Not
+            # counted for an epoch begun at a look: it may have begun mid-window, after ours.
             spent = self._limit() - self._lowest - self._counted + (CONTENDED if contended else 0)
             self._others.append(max(spent, 0))
+        self._began_looking = self._looking()
         self._epoch += 1
         self._credit = credit
         self._reset_at = self._hold_until = None

@@ -69,13 +69,27 @@ class WindowEstimate:
 
     def _told_window(self) -> float | None:
         """A configured window that the bracket allows and does not pin: the one for this
-        limit, or the only one configured (a limit announced lower than it is likely its own)."""
-        if self._announced is not None or len(self._whole()) == 1:
+        limit, or the only one configured (a limit announced lower than it is likely its own);
+        before it, the shortest another worker found (`_found_elsewhere`)."""
+        if self._announced is not None:
             return None
-        mine = [rate for rate in (*self._told, *self._shared) if rate.limit == self._limit]
+        found = self._found_elsewhere()
+        if found is not None or len(self._whole()) == 1:
+            return found
+        mine = [rate for rate in self._told if rate.limit == self._limit]
         told = mine or (list(self._told) if len(self._told) == 1 else [])
         fits = [r.window for r in told if self._lo - SNAP <= r.window <= self._hi + SNAP]
         return max(fits, default=None)
+
+    def _found_elsewhere(self) -> float | None:
+        """The shortest window another worker found for this limit and shorter than ours, if
+        our upper bound allows it. Both upper bounds are sound, so the shorter holds; our lower
+        bound does not count against it: with several workers, each hears only its share of a
+        window's answers, misses refills, and reads several windows as one long one."""
+        shared = [rate.window for rate in self._shared if rate.limit == self._limit]
+        ours = math.floor(self._hi + SNAP) if not math.isinf(self._hi) else math.inf
+        fits = [window for window in shared if window <= self._hi + SNAP and window < ours]
+        return min(fits, default=None)
 
     def share(self, found: Iterable[Rate]) -> None:
         """The windows other workers found (through Redis), each surely no shorter than the
@@ -106,6 +120,15 @@ class WindowEstimate:
     @property
     def searching(self) -> bool:
         return self._limit is not None and not self.certain  # a limit heard, W not bounded
+
+    @property
+    def looking(self) -> bool:
+        """Whether a look at a window's end is still to come: searching, or two whole numbers
+        left, the shorter of which `ends_by` looks at. Its request must find the window open:
+        spent to the last, the window's end (and the look) would come only at the longer."""
+        return self.searching or (
+            not self.exact and not math.isinf(self._hi) and len(self._whole()) == 2
+        )
 
     @property
     def start_known(self) -> bool:

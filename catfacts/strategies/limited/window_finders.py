@@ -62,6 +62,10 @@ class WindowFinders:
         return self._now.searching
 
     @property
+    def looking(self) -> bool:
+        return self._now.looking
+
+    @property
     def start_known(self) -> bool:
         return self._now.start_known
 
