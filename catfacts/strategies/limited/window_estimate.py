@@ -44,8 +44,12 @@ class WindowEstimate:
             return told
         if math.isinf(self._hi) and self._at_least:
             return _tentative(max(self._lo, self._at_least))
-        if math.isinf(self._hi):  # a second more than it lasted: what the next look may find
-            return float(max(math.ceil(self._lo - SNAP), 1) + 1)
+        if math.isinf(self._hi):
+            # A second more than it lasted (what the next look may find), up to the common
+            # window there: the limiter counts slots for this long, and a window whose start we
+            # did not see lasted longer than we saw; counted shorter than W, our looks at its
+            # end and the next window's burst would come more than L in W.
+            return _tentative(max(math.ceil(self._lo - SNAP), 1) + 1)
         # W is whole seconds and no longer than the (sound) upper bound: a lower bound that
         # leaves no whole number was stretched (see `_place`) and gives way.
         return float(max(math.floor(self._hi + SNAP), 1))
