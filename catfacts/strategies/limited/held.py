@@ -54,7 +54,7 @@ class HeldCredit:
         self._sent = 0
         self._others: deque[int] = deque(maxlen=2)  # what others spent in the last windows
         self._release_at = -math.inf
-        self._began_looking = False  # this count began at a look at a window's end
+        self._partial = False  # not a whole window's count: begun at a look, or limits named
 
     @property
     def rates(self) -> Rates:
