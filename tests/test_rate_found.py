@@ -110,9 +110,6 @@ def test_refusals_alone_teach_a_pace_that_the_next_call_keeps(
     assert refused(emulator) <= 0.05 * 120
 
 
-# Known gap (issue 14 stays open): with GitHub's resets, while the window is still searched for,
-# a look at the end of the first window and the burst that follows the next window's first hit
-# can come one over L in a sliding window (the upstream, a fixed window, accepts them all).
 @pytest.mark.parametrize("dialect", ["ietf", "github", "laravel"])
 def test_auto_finds_the_window_after_another_call_spent_part_of_it(
     serve: Serve, emulator: EmulatorProcess, dialect: str

@@ -13,6 +13,7 @@ end, is it certain) are answered by the finder of the limit named last: the one 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 
 from catfacts.rates import Rate
@@ -28,12 +29,33 @@ class WindowFinders:
         limits = {rate.limit for rate in told}
         self._own = {limit: WindowFinder(told) for limit in limits} if len(limits) > 1 else {}
         self._now = self._rest
+        # Our latest answers, to place the window of a limit named late (`_phase`).
+        self._recent: deque[Answer] = deque(maxlen=max(limits, default=1))
 
     def hear(self, answer: Answer) -> None:
         quota = answer.quota
         if quota is not None and quota.limit is not None and len(quota.policies) <= 1:
             self._now = self._own.get(quota.limit, self._rest)
         self._now.hear(answer)
+        if self._own and not answer.refused:
+            self._recent.append(answer)
+            if self._now is not self._rest and not self._now.start_known:
+                self._phase(answer)
+
+    def _phase(self, answer: Answer) -> None:
+        """A configured limit first named after its window began (Laravel names the one that
+        binds): its window is known, its start is not. If our own requests account for every
+        hit it counted (as `UpstreamQuota` reads a window spent by us alone), it began by the
+        answer to the earliest of them; otherwise nothing is concluded."""
+        quota = answer.quota
+        assert quota is not None and quota.limit is not None and quota.remaining is not None
+        hits = quota.limit - quota.remaining
+        ours = sorted(
+            (past for past in self._recent if past.answered <= answer.answered),
+            key=lambda past: past.sent,
+        )[-hits:]
+        if 0 < hits == len(ours):
+            self._now.began_by(min(past.answered for past in ours))
 
     def share(self, found: Iterable[Rate]) -> None:
         """Windows other workers found: every finder believes its limit's (`WindowFinder`)."""
