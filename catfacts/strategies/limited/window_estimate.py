@@ -23,8 +23,9 @@ SEARCH = (1.05, 2.05, 3.05)  # seconds after a window's start to look whether it
 class WindowEstimate:
     """The bracket for W and what it says: the estimate, whether it is exact, when windows end."""
 
-    def __init__(self, told: Iterable[Rate] = ()) -> None:
+    def __init__(self, told: Iterable[Rate] = (), *, siblings: bool = False) -> None:
         self._told = tuple(told)  # configured rates: a window for the same limit is believed
+        self._siblings = siblings  # other workers answer too: our lower bound is long already
         self._shared: tuple[Rate, ...] = ()  # windows other workers found: believed the same
         self._limit: int | None = None
         self._announced: float | None = None
@@ -48,17 +49,22 @@ class WindowEstimate:
             # A second more than it lasted (what the next look may find), up to the common
             # window there: the limiter counts slots for this long, and a window whose start we
             # did not see lasted longer than we saw; counted shorter than W, our looks at its
-            # end and the next window's burst would come more than L in W.
-            return _tentative(max(math.ceil(self._lo - SNAP), 1) + 1)
+            # end and the next window's burst would come more than L in W. With siblings our
+            # lower bound is long already (we miss their refills): rounded up again, the
+            # limiter ran at 10 per 5 s for a window of 1 s.
+            guess = max(math.ceil(self._lo - SNAP), 1) + 1
+            return float(guess) if self._siblings else _tentative(guess)
         # W is whole seconds and no longer than the (sound) upper bound: a lower bound that
         # leaves no whole number was stretched (see `_place`) and gives way.
         return float(max(math.floor(self._hi + SNAP), 1))
 
     @property
     def exact(self) -> bool:
-        """W known: announced, the one whole number in the bracket, or configured and allowed."""
-        told = self._told_window() is not None
-        return self._announced is not None or len(self._whole()) == 1 or told
+        """W known: announced, the one whole number left (`_candidates`), or configured and
+        allowed. A window another worker found is an upper bound: shorter ones may be left."""
+        if self._announced is not None or len(self._candidates()) == 1:
+            return True
+        return self._found_elsewhere() is None and self._configured() is not None
 
     @property
     def certain(self) -> bool:
@@ -80,6 +86,10 @@ class WindowEstimate:
         found = self._found_elsewhere()
         if found is not None or len(self._whole()) == 1:
             return found
+        return self._configured()
+
+    def _configured(self) -> float | None:
+        """The configured window for this limit (or the only one) that the bracket allows."""
         mine = [rate for rate in self._told if rate.limit == self._limit]
         told = mine or (list(self._told) if len(self._told) == 1 else [])
         fits = [r.window for r in told if self._lo - SNAP <= r.window <= self._hi + SNAP]
@@ -106,6 +116,15 @@ class WindowEstimate:
         top = COMMON_WINDOWS[-1] if math.isinf(self._hi) else math.floor(self._hi + SNAP)
         return range(max(math.ceil(self._lo - SNAP), 1), top + 1)
 
+    def _candidates(self) -> range:
+        """The whole seconds W may be: the bracket's, up to a window another worker found (from
+        1 where our lower bound, which misses refills with siblings, leaves none below it)."""
+        whole, found = self._whole(), self._found_elsewhere()
+        if found is None:
+            return whole
+        top = math.floor(found + SNAP)
+        return range(whole.start if whole.start <= top else 1, top + 1)
+
     def ends_by(self, *, surely: bool = False) -> float | None:
         """When the current window ends: its bracketed end, or its latest start plus the next
         look (`_guess`). `surely`: by the answers alone, plus an announced window or the upper
@@ -130,9 +149,7 @@ class WindowEstimate:
         """Whether a look at a window's end is still to come: searching, or two whole numbers
         left, the shorter of which `ends_by` looks at. Its request must find the window open:
         spent to the last, the window's end (and the look) would come only at the longer."""
-        return self.searching or (
-            not self.exact and not math.isinf(self._hi) and len(self._whole()) == 2
-        )
+        return self.searching or (not self.exact and len(self._candidates()) == 2)
 
     @property
     def start_known(self) -> bool:
@@ -148,8 +165,8 @@ class WindowEstimate:
             lasted = max(self._lo, current.end[0] - current.start[1])
             step = next((step for step in SEARCH if step > lasted + SNAP), None)
             return self.window if step is None else step
-        whole = self._whole()
-        if self.exact or math.isinf(self._hi) or len(whole) != 2:
+        whole = self._candidates()
+        if self.exact or len(whole) != 2:
             return self.window
         return float(whole[0])
 

@@ -23,11 +23,15 @@ from catfacts.strategies.limited.windows import Answer, WindowFinder
 class WindowFinders:
     """A `WindowFinder` for each configured limit, one for the rest; the last named answers."""
 
-    def __init__(self, told: Iterable[Rate] = ()) -> None:
+    def __init__(self, told: Iterable[Rate] = (), *, siblings: bool = False) -> None:
         told = tuple(told)
-        self._rest = WindowFinder(told)
+        self._rest = WindowFinder(told, siblings=siblings)
         limits = {rate.limit for rate in told}
-        self._own = {limit: WindowFinder(told) for limit in limits} if len(limits) > 1 else {}
+        self._own = (
+            {limit: WindowFinder(told, siblings=siblings) for limit in limits}
+            if len(limits) > 1
+            else {}
+        )
         self._now = self._rest
         # Our latest answers, to place the window of a limit named late (`_phase`).
         self._recent: deque[Answer] = deque(maxlen=max(limits, default=1))
