@@ -251,3 +251,20 @@ def test_configured_limits_named_one_at_a_time_each_keep_their_window_evidence()
     learner.hear(heard(Quota(limit=20, remaining=19), 1.02, rtt=0.005))  # a refill: it ended
     assert learner.windows.bounds[1] < 1.1  # bounded by what the 20's finder saw, not anew
     assert learner.windows.window == 1.0
+
+
+def test_a_configured_limit_named_late_is_placed_by_the_hits_it_counted() -> None:
+    # 60 per 10 s is named only once it binds, two seconds into its window: its 41 hits are our
+    # 41 requests, so it began with the first of them, and ends 10 s after, not 10 s after now.
+    learner = RateLearner(Rates.parse("20/second;60 per 10 seconds"))
+    for second in range(2):
+        for left in range(19, -1, -1):
+            learner.hear(heard(Quota(limit=20, remaining=left), second + 0.005, rtt=0.005))
+    learner.hear(heard(Quota(limit=60, remaining=19), 2.005, rtt=0.005))
+    assert learner.windows.window == 10.0
+    assert learner.windows.ends_by() == pytest.approx(10.005)
+    # Had another client spent some of it, the window's start stays unknown: its first answer.
+    other = RateLearner(Rates.parse("20/second;60 per 10 seconds"))
+    other.hear(heard(Quota(limit=20, remaining=19), 0.005, rtt=0.005))
+    other.hear(heard(Quota(limit=60, remaining=19), 2.005, rtt=0.005))
+    assert other.windows.ends_by() == pytest.approx(12.005)

@@ -274,3 +274,21 @@ def test_a_window_in_which_we_were_refused_leaves_others_a_margin_next_time() ->
     assert quota.blocked_for(2.1) == 0.0  # Retry-After 1, rounded down: 2 s
     quota.answered(quota.spend(), Quota(limit=20, remaining=19), 2.105)  # first, this time
     assert quota.credit == 19 - (8 + 2)  # their 8, and the margin a race showed
+
+
+def test_a_count_in_which_the_upstream_named_another_limit_is_not_others_spending() -> None:
+    # Laravel names whichever limit binds: 20 a second, then 60 per 10 s. The 60's window
+    # began before we heard of it: the 40 it counted before are ours, not another client's.
+    several = Rates((Rate(20, 1.0), Rate(60, 10.0)))
+    quota = UpstreamQuota(several)
+    now = 0.0
+    quota.blocked_for(now)
+    quota.answered(quota.spend(), Quota(limit=20, remaining=19), now + 0.005)
+    tickets = [quota.spend() for _ in range(19)]
+    for left, ticket in zip(range(18, 0, -1), tickets[:18], strict=True):
+        quota.answered(ticket, Quota(limit=20, remaining=left), now + 0.01)
+    quota.answered(tickets[18], Quota(limit=60, remaining=0), now + 0.01)  # 60 spent: binds
+    now = 10.05
+    assert quota.blocked_for(now) == 0.0
+    quota.answered(quota.spend(), Quota(limit=20, remaining=19), now + 0.005)
+    assert quota.credit == 19  # none kept for others

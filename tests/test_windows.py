@@ -123,6 +123,27 @@ def test_two_whole_numbers_left_the_shorter_is_tried_first() -> None:
     assert finder.ends_by(surely=True) == 2.315 + 2.0
 
 
+def test_two_whole_numbers_left_a_look_at_the_shorter_is_still_to_come() -> None:
+    # Our first hit at 0, then the next window's at 2.0: 1 s or 2 s. Spent to the last, the
+    # window would let the next look go only at 2 s, where 1 s can never be seen.
+    finder = hear(WindowFinder(), ok(0.0, 0.005, 19), ok(0.006, 0.01, 18), ok(2.0, 2.005, 19))
+    assert (finder.certain, finder.exact, finder.looking) == (True, False, True)
+    hear(finder, ok(3.0, 3.005, 19))  # refilled a second after that window began: 1 s
+    assert (finder.window, finder.exact, finder.looking) == (1.0, True, False)
+
+
+def test_a_window_another_worker_found_stands_against_our_share_of_the_answers() -> None:
+    # Our share of three windows of 1 s: no refill shows (others spent the counts down), so we
+    # read one window of at least 2 s. Another worker bounded it to 1 s, a sound upper bound.
+    finder = hear(WindowFinder(), ok(0.0, 0.005, 9, limit=10), ok(1.1, 1.105, 6, limit=10))
+    hear(finder, ok(2.2, 2.205, 3, limit=10))
+    assert finder.bounds[0] > 2.0 and finder.window == 5.0  # a guess, up to a common window
+    finder.share([Rate(10, 1.0)])
+    assert (finder.window, finder.exact, finder.looking) == (1.0, True, False)
+    finder.share([Rate(10, 1.0, guess=True)])  # a guess is not believed
+    assert finder.window == 5.0
+
+
 def test_answers_overtaken_across_a_refill_are_not_misread() -> None:
     finder = hear(WindowFinder(), ok(0.0, 0.005, 19), ok(0.006, 0.011, 0))
     hear(finder, ok(1.01, 1.015, 19))  # refill: a new window, begun between 0.006 and 1.015

@@ -18,6 +18,7 @@ from catfacts.strategies.limited.window_finders import Windows
 
 CAUTIOUS = Rate(60, 60.0, "60/minute")  # what the limit reads as when nothing at all is known
 SPARES = 2  # requests a window keeps while its length is searched for, to look at its end
+SHARED_SPARES = 5  # with siblings, whose first requests (a probe each) may take spares too
 STALE = 0.1  # seconds after which a count others may have spent into is asked again
 
 
@@ -53,6 +54,7 @@ class HeldCredit:
         self._sent = 0
         self._others: deque[int] = deque(maxlen=2)  # what others spent in the last windows
         self._release_at = -math.inf
+        self._partial = False  # not a whole window's count: begun at a look, or limits named
 
     @property
     def rates(self) -> Rates:
@@ -89,7 +91,7 @@ class HeldCredit:
         other clients (`_share`)."""
         if self._lowest is None:
             return 0
-        if self._searching():
+        if self._looking():
             return self._kept_to_search()
         if self._shared:
             return 0
@@ -97,6 +99,9 @@ class HeldCredit:
 
     def _searching(self) -> bool:
         return self.windows is not None and self.windows.searching
+
+    def _looking(self) -> bool:
+        return self.windows is not None and self.windows.looking
 
     def _kept_to_search(self) -> int:
         """While W is unknown, a window must never fill before we see it end: a request sent
@@ -106,7 +111,9 @@ class HeldCredit:
         window's by less than W, whatever we guess W to be."""
         assert self.windows is not None and self._lowest is not None
         left = self._lowest - self._in_flight
-        return left if not self.windows.start_known else min(SPARES, left)
+        if self.windows.searching and not self.windows.start_known:
+            return left
+        return min(SHARED_SPARES if self._shared else SPARES, left)
 
     def _stale(self, now: float) -> int:
         """All but one of the credit, when other clients spend in this window too and our count

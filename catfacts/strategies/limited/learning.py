@@ -37,7 +37,7 @@ class RateLearner:
         self.configured = configured
         self._shared = shared  # several workers learn together (Redis): see `Pacer`
         told = () if configured is None else configured.policies
-        self.windows = WindowFinders(told)  # share it with `UpstreamQuota`: when windows end
+        self.windows = WindowFinders(told, siblings=shared)  # `UpstreamQuota` reads it too
         self._now = 0.0  # the latest answer's time: the pacer's clock
         self._policies: tuple[Rate, ...] = ()
         self._pacer: Pacer | None = None

@@ -118,7 +118,7 @@ class UpstreamQuota(HeldCredit):
         if until is not None and now < until:
             return until - now
         if until is None and held > 0 and heard_at is not None:
-            if self._searching():
+            if self._looking():
                 return max(self._ended_by(heard_at) - now, 0.0)  # the next look, one request
             return self._release_at - now  # the others' share, until they spend it or half-time
         self._next_window()
@@ -141,6 +141,8 @@ class UpstreamQuota(HeldCredit):
         if self._counted == 0:
             self._release_at = now + self._found_window() / 2
         self._counted += 1
+        if quota.limit and self._upstream_limit and quota.limit != self._upstream_limit:
+            self._partial = True  # another limit named (Laravel's one at a time): its count
         self._upstream_limit = quota.limit or self._upstream_limit
         self._heard_at = now
         lowest = self._lowest
@@ -215,10 +217,13 @@ class UpstreamQuota(HeldCredit):
         self._start_epoch(limit if alone and sure else 1)
 
     def _start_epoch(self, credit: int, *, contended: bool = False) -> None:
-        if self._lowest is not None and not self._searching():
-            # What others spent; refused, we know they wanted more than we saw them get.
+        if self._lowest is not None and not (self._looking() or self._partial):
+            # What others spent; refused, we know they wanted more than we saw them get. Not
+            # for a count begun at a look (it may have begun mid-window, after ours), nor one
+            # that changed limits (its window began before we heard of that limit).
             spent = self._limit() - self._lowest - self._counted + (CONTENDED if contended else 0)
             self._others.append(max(spent, 0))
+        self._partial = self._looking()
         self._epoch += 1
         self._credit = credit
         self._reset_at = self._hold_until = None

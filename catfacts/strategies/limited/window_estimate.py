@@ -23,8 +23,9 @@ SEARCH = (1.05, 2.05, 3.05)  # seconds after a window's start to look whether it
 class WindowEstimate:
     """The bracket for W and what it says: the estimate, whether it is exact, when windows end."""
 
-    def __init__(self, told: Iterable[Rate] = ()) -> None:
+    def __init__(self, told: Iterable[Rate] = (), *, siblings: bool = False) -> None:
         self._told = tuple(told)  # configured rates: a window for the same limit is believed
+        self._siblings = siblings  # other workers answer too: our lower bound is long already
         self._shared: tuple[Rate, ...] = ()  # windows other workers found: believed the same
         self._limit: int | None = None
         self._announced: float | None = None
@@ -44,17 +45,26 @@ class WindowEstimate:
             return told
         if math.isinf(self._hi) and self._at_least:
             return _tentative(max(self._lo, self._at_least))
-        if math.isinf(self._hi):  # a second more than it lasted: what the next look may find
-            return float(max(math.ceil(self._lo - SNAP), 1) + 1)
+        if math.isinf(self._hi):
+            # A second more than it lasted (what the next look may find), up to the common
+            # window there: the limiter counts slots for this long, and a window whose start we
+            # did not see lasted longer than we saw; counted shorter than W, our looks at its
+            # end and the next window's burst would come more than L in W. With siblings our
+            # lower bound is long already (we miss their refills): rounded up again, the
+            # limiter ran at 10 per 5 s for a window of 1 s.
+            guess = max(math.ceil(self._lo - SNAP), 1) + 1
+            return float(guess) if self._siblings else _tentative(guess)
         # W is whole seconds and no longer than the (sound) upper bound: a lower bound that
         # leaves no whole number was stretched (see `_place`) and gives way.
         return float(max(math.floor(self._hi + SNAP), 1))
 
     @property
     def exact(self) -> bool:
-        """W known: announced, the one whole number in the bracket, or configured and allowed."""
-        told = self._told_window() is not None
-        return self._announced is not None or len(self._whole()) == 1 or told
+        """W known: announced, the one whole number left (`_candidates`), or configured and
+        allowed. A window another worker found is an upper bound: shorter ones may be left."""
+        if self._announced is not None or len(self._candidates()) == 1:
+            return True
+        return self._found_elsewhere() is None and self._configured() is not None
 
     @property
     def certain(self) -> bool:
@@ -69,13 +79,31 @@ class WindowEstimate:
 
     def _told_window(self) -> float | None:
         """A configured window that the bracket allows and does not pin: the one for this
-        limit, or the only one configured (a limit announced lower than it is likely its own)."""
-        if self._announced is not None or len(self._whole()) == 1:
+        limit, or the only one configured (a limit announced lower than it is likely its own);
+        before it, the shortest another worker found (`_found_elsewhere`)."""
+        if self._announced is not None:
             return None
-        mine = [rate for rate in (*self._told, *self._shared) if rate.limit == self._limit]
+        found = self._found_elsewhere()
+        if found is not None or len(self._whole()) == 1:
+            return found
+        return self._configured()
+
+    def _configured(self) -> float | None:
+        """The configured window for this limit (or the only one) that the bracket allows."""
+        mine = [rate for rate in self._told if rate.limit == self._limit]
         told = mine or (list(self._told) if len(self._told) == 1 else [])
         fits = [r.window for r in told if self._lo - SNAP <= r.window <= self._hi + SNAP]
         return max(fits, default=None)
+
+    def _found_elsewhere(self) -> float | None:
+        """The shortest window another worker found for this limit and shorter than ours, if
+        our upper bound allows it. Both upper bounds are sound, so the shorter holds; our lower
+        bound does not count against it: with several workers, each hears only its share of a
+        window's answers, misses refills, and reads several windows as one long one."""
+        shared = [rate.window for rate in self._shared if rate.limit == self._limit]
+        ours = math.floor(self._hi + SNAP) if not math.isinf(self._hi) else math.inf
+        fits = [window for window in shared if window <= self._hi + SNAP and window < ours]
+        return min(fits, default=None)
 
     def share(self, found: Iterable[Rate]) -> None:
         """The windows other workers found (through Redis), each surely no shorter than the
@@ -87,6 +115,15 @@ class WindowEstimate:
         """The whole seconds in the bracket."""
         top = COMMON_WINDOWS[-1] if math.isinf(self._hi) else math.floor(self._hi + SNAP)
         return range(max(math.ceil(self._lo - SNAP), 1), top + 1)
+
+    def _candidates(self) -> range:
+        """The whole seconds W may be: the bracket's, up to a window another worker found (from
+        1 where our lower bound, which misses refills with siblings, leaves none below it)."""
+        whole, found = self._whole(), self._found_elsewhere()
+        if found is None:
+            return whole
+        top = math.floor(found + SNAP)
+        return range(whole.start if whole.start <= top else 1, top + 1)
 
     def ends_by(self, *, surely: bool = False) -> float | None:
         """When the current window ends: its bracketed end, or its latest start plus the next
@@ -108,6 +145,13 @@ class WindowEstimate:
         return self._limit is not None and not self.certain  # a limit heard, W not bounded
 
     @property
+    def looking(self) -> bool:
+        """Whether a look at a window's end is still to come: searching, or two whole numbers
+        left, the shorter of which `ends_by` looks at. Its request must find the window open:
+        spent to the last, the window's end (and the look) would come only at the longer."""
+        return self.searching or (not self.exact and len(self._candidates()) == 2)
+
+    @property
     def start_known(self) -> bool:
         """Whether the current window's start is bracketed from below: we saw it begin."""
         return self._current is not None and not math.isinf(self._current.start[0])
@@ -121,8 +165,8 @@ class WindowEstimate:
             lasted = max(self._lo, current.end[0] - current.start[1])
             step = next((step for step in SEARCH if step > lasted + SNAP), None)
             return self.window if step is None else step
-        whole = self._whole()
-        if self.exact or math.isinf(self._hi) or len(whole) != 2:
+        whole = self._candidates()
+        if self.exact or len(whole) != 2:
             return self.window
         return float(whole[0])
 

@@ -125,6 +125,11 @@ class WindowFinder(WindowEstimate):
         window.narrow((-math.inf, answer.answered), (answer.sent, math.inf))
         window.answers.append(answer)
 
+    def began_by(self, at: float) -> None:
+        """The current window began by `at`: what the hits it counted say (`WindowFinders`)."""
+        if self._current is not None:
+            self._current.narrow((-math.inf, at), None)
+
     def _tighten(self, window: WindowSeen) -> None:
         lo, hi = window.bounds()
         lo, hi = max(self._lo, lo), min(self._hi, hi)
