@@ -60,6 +60,10 @@ class HeldCredit:
     def rates(self) -> Rates:
         return self._rates
 
+    def set_rates(self, rates: Rates) -> None:
+        """The rates to run at changed (`learning`): count windows and credit by them."""
+        self._rates = rates
+
     @property
     def limit(self) -> int:
         """The tightest limit in force (a pace reads as r per second), for display and estimates."""

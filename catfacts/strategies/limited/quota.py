@@ -34,7 +34,6 @@ import math
 from dataclasses import dataclass
 
 from catfacts.errors import UpstreamError
-from catfacts.rates import Rates
 from catfacts.strategies.limited.held import HeldCredit
 from catfacts.upstream.client import Reply
 from catfacts.upstream.headers import Quota
@@ -99,10 +98,6 @@ class UpstreamQuota(HeldCredit):
         """Seconds the upstream's word holds every request back (a reset, a hold); 0: none."""
         until = self._until()
         return 0.0 if until is None else max(until - now, 0.0)
-
-    def set_rates(self, rates: Rates) -> None:
-        """The rates to run at changed (`learning`): count windows and credit by them."""
-        self._rates = rates
 
     def blocked_for(self, now: float) -> float | None:
         """0 if a request may go now; else seconds until the reset, or None: await answers."""
