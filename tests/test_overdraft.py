@@ -56,6 +56,21 @@ def test_a_call_for_more_than_twice_the_limit_is_never_let_in(
     assert sent(emulator) == {}
 
 
+def test_before_auto_has_learned_a_rate_the_cautious_60_a_minute_bounds_a_burst(
+    make_app: AppFactory, emulator: EmulatorProcess
+) -> None:
+    """Not a second's guess of 1 request: all at once reads no headers, so it would never learn
+    a higher one, and /cat_async/10 would be refused for good."""
+    client = make_app(rate="auto").test_client()
+    response = client.get("/cat_async/10")
+    assert response.status_code == 200
+    assert len(response.json or []) == 10
+    refused = client.get("/cat_async/121")
+    assert refused.status_code == 400
+    assert refused.json is not None and "120 per 60 s" in refused.json["error"]
+    assert sent(emulator) == {"200": 10}
+
+
 @pytest.mark.parametrize("shared", [False, True], ids=["memory", "redis"])
 def test_the_limited_strategy_counts_a_burst_and_waits_for_it(
     make_app: AppFactory, request: pytest.FixtureRequest, emulator: EmulatorProcess, shared: bool

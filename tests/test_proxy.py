@@ -42,6 +42,15 @@ def test_from_any_other_peer_the_header_is_ignored(make_app: AppFactory) -> None
     assert statuses(make_app, FROM_PROXY, forwarded) == [200, 429]  # no proxy trusted: the default
 
 
+def test_a_trusted_proxy_seen_as_an_ipv4_mapped_address_is_still_trusted(
+    make_app: AppFactory,
+) -> None:
+    """gunicorn bound to [::] sees nginx on 127.0.0.1 as ::ffff:127.0.0.1."""
+    mapped = {"REMOTE_ADDR": "::ffff:10.0.0.5"}
+    forwarded = ["203.0.113.1", "203.0.113.2"]
+    assert statuses(make_app, mapped, forwarded, trusted_proxies="10.0.0.0/8") == [200, 200]
+
+
 def test_trusted_proxies_are_addresses_or_networks() -> None:
     settings = Settings.load({"CATFACTS_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8,::1"})
     assert [str(network) for network in settings.trusted_proxies] == [

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catfacts.rates import Rate
+from catfacts.strategies.limited.window_finders import WindowFinders
 from catfacts.strategies.limited.windows import SNAP, Answer, WindowFinder
 from catfacts.upstream.headers import Quota
 
@@ -223,3 +224,12 @@ def test_the_window_is_never_taken_shorter_than_it_is(
         assert estimate is not None
         if finder.certain:
             assert estimate >= window - SNAP
+
+
+def test_a_limit_named_without_its_count_teaches_nothing_and_breaks_nothing() -> None:
+    """`X-RateLimit-Limit` alone (or a `Remaining` that could not be read), with two configured
+    limits: the finders hear it and go on, instead of failing the call."""
+    finders = WindowFinders([Rate(10, 1.0), Rate(100, 60.0)])
+    finders.hear(ok(0.0, 0.005, 9, limit=10))
+    finders.hear(Answer(Quota(limit=100, remaining=None), 0.01, 0.015))
+    finders.hear(ok(0.02, 0.025, 97, limit=100))

@@ -44,6 +44,7 @@ class MemoryLimiter(Limiter):
         self._next_send = float("-inf")  # the pace's
         self._ids = itertools.count(1)
         self._charges: dict[str, tuple[float, int]] = {}  # charged, until when, how many
+        self._charged_for = 0.0  # the longest window a charge was let in under: kept that long
 
     async def try_acquire(self, clients: Sequence[str] = ()) -> Slot | Wait:
         return self.try_acquire_now()  # one process: its own turns choose the client
@@ -53,7 +54,7 @@ class MemoryLimiter(Limiter):
         now = self._clock()
         if now < self._paused_until:
             return Wait(self._paused_until - now, PAUSED)
-        self._forget_before(now - self.rates.longest_window)
+        self._forget_before(now - self._kept())
         wait = wait_for_room(now, self.rates, len(self._in_flight), self._answered)
         if wait > 0:
             return Wait(wait, WINDOW)
@@ -82,7 +83,8 @@ class MemoryLimiter(Limiter):
 
     async def charge(self, id: str, n: int, allowance: Rates, within: float) -> Wait | None:
         now = self._clock()
-        self._forget_before(now - max(self.rates.longest_window, allowance.longest_window))
+        self._charged_for = max(self._charged_for, allowance.longest_window)
+        self._forget_before(now - self._kept())
         wait = wait_for_room(now, room_for(n, allowance), len(self._in_flight), self._answered)
         if wait > 0:
             return Wait(wait, WINDOW)
@@ -109,13 +111,18 @@ class MemoryLimiter(Limiter):
     async def survey(self, queued: Queued) -> Survey:
         """One process: no other queue to hear of."""
         now = self._clock()
-        self._forget_before(now - self.rates.longest_window)
+        self._forget_before(now - self._kept())
         flying, frees = len(self._in_flight), freeing(now, self.rates.tightest, self._answered)
         paused = max(self._paused_until - now, 0.0)
         return Survey(flying + len(frees), flying, frees, paused)
 
     async def close(self) -> None:
         """Nothing to release: the slots are plain memory."""
+
+    def _kept(self) -> float:
+        """How long an answer must be kept: the longest window in force, or a charge's (with
+        only a pace, or nothing known, the limits leave no window to keep them for)."""
+        return max(self.rates.longest_window, self._charged_for)
 
     def _forget_before(self, oldest: float) -> None:
         """Answers older than the longest window count against no policy any more."""

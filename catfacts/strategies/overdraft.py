@@ -24,6 +24,7 @@ from catfacts.errors import BadRequest, ServiceUnavailable
 from catfacts.limiter import Limiter
 from catfacts.observe import metrics
 from catfacts.rates import Rate, Rates
+from catfacts.settings import CAUTIOUS_RATE
 from catfacts.strategies.base import Order
 from catfacts.strategies.table import ALL_AT_ONCE, LIMITED
 
@@ -38,9 +39,10 @@ class Overdraft:
         self._me = uuid.uuid4().hex[:12]  # charges' ids: unique across processes sharing Redis
 
     def allowance(self) -> Rates:
-        """Each limit in force, doubled; with only a pace (nothing announced), a second's."""
-        rates = self._limiter.rates
-        policies = rates.policies or (Rate(max(math.ceil(rates.pace or 1.0), 1), 1.0),)
+        """Each limit in force, doubled; with no window known (`auto` before any answer, or only
+        a pace found from refusals), the cautious 60 a minute's: all at once reads no headers, so
+        a bound from its own pace would never grow (1 a second, as `auto` starts, forever)."""
+        policies = self._limiter.rates.policies or (CAUTIOUS_RATE,)
         return Rates(tuple(Rate(OVERDRAFT * r.limit, r.window, r.text) for r in policies))
 
     async def admit(self, order: Order, within: float) -> None:
@@ -57,7 +59,7 @@ class Overdraft:
             metrics.refused("overdraft")
             raise BadRequest(
                 f"{ALL_AT_ONCE.path}/{n} asks for more than all at once may send: at most "
-                f"{too_many[0].limit} per {too_many[0].window:g} s, twice the upstream's limit; "
+                f"{too_many[0].limit} per {too_many[0].window:g} s, twice the limit in force; "
                 f"{limited} fetches all {n}"
             )
         wait = await self._limiter.charge(self._id(order), n, allowance, within)

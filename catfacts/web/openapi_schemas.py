@@ -143,7 +143,7 @@ def _facts_responses() -> dict[str, Any]:
         },
         "400": _error(
             "n above CATFACTS_MAX_FACTS, a bad deadline or trace, a hostile header; all at once: "
-            "n above twice the upstream's limit"
+            "n above twice the limit in force"
         ),
         "401": _error("API keys are configured and none valid was sent"),
         "404": _error(

@@ -48,4 +48,6 @@ def _within(address: str, networks: tuple[IPNetwork, ...]) -> bool:
         peer = ipaddress.ip_address(address)
     except ValueError:  # a unix socket's peer has no address
         return False
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+        peer = peer.ipv4_mapped  # ::ffff:127.0.0.1 from a server bound to [::] is 127.0.0.1
     return any(peer in network for network in networks)

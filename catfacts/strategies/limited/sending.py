@@ -11,6 +11,7 @@ the item queues again for a new one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -70,7 +71,7 @@ class Sender:
     async def send(self, call: Call, item: Item, slot: Slot, ticket: Ticket) -> None:
         logs.request_id.set(call.request_id)
         try:
-            confirmed = await self._limiter.confirm(slot)
+            confirmed = await self._confirmed(slot)
             if confirmed is None:  # paused past its lease: others may have spent the slot
                 self._quota.answered(ticket, None, asyncio.get_running_loop().time())
                 call.retry(item)
@@ -101,6 +102,16 @@ class Sender:
             call.fail(CatFactsError("an unexpected error ended the call; see the service log"))
         finally:
             self._wake()
+
+    async def _confirmed(self, slot: Slot) -> Slot | None:
+        """The slot, confirmed still ours if it was granted long ago; a failed confirmation
+        gives it back, so nothing counts a slot that was never sent on."""
+        try:
+            return await self._limiter.confirm(slot)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self._limiter.cancel(slot)
+            raise
 
     async def _exchange(
         self, item: Item, level: int, slot: Slot, ticket: Ticket, attempt: Attempt

@@ -52,7 +52,8 @@ class WindowFinders:
         hit it counted (as `UpstreamQuota` reads a window spent by us alone), it began by the
         answer to the earliest of them; otherwise nothing is concluded."""
         quota = answer.quota
-        assert quota is not None and quota.limit is not None and quota.remaining is not None
+        if quota is None or quota.limit is None or quota.remaining is None:
+            return  # a limit named without its count (or a count we could not read): no clue
         hits = quota.limit - quota.remaining
         ours = sorted(
             (past for past in self._recent if past.answered <= answer.answered),
