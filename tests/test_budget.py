@@ -125,6 +125,6 @@ def test_every_worker_sees_the_calls_of_the_others(two_workers: str) -> None:
     # or one to each, one of the two needs what the other worker said in Redis.
     assert any(look["calls"][0]["calls"] == 2 for look in busy), busy
     assert max(look["wait"] for look in busy) > 1.5  # 20 more behind up to 120 queued: windows
-    # Gone once they ended: at once on the worker that ran a call, after its next word in Redis
-    # (a tenth of a second) on the other.
+    # Gone soon after they ended: a caller may have its answer a moment before its worker has
+    # forgotten the call, and the other worker hears of it at the next word in Redis (0.1 s).
     wait_until(lambda: get_json(f"{two_workers}/budget")["calls"] == [], timeout=3.0)
