@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 import urllib3
 from flask.testing import FlaskClient
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
-from bench.page import FLAGS, AllThree, run_all_three
+from bench.page import AllThree, run_all_three
+from bench.page import browser as open_page
 from catfacts.emulator.process import EmulatorProcess
 from tests.support import StartService
 
@@ -46,20 +47,11 @@ def chromium() -> str:
 @pytest.fixture
 def browser(chromium: str) -> Iterator[Page]:
     """A fresh headless chromium profile and one page in it."""
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=chromium,
-            args=FLAGS,
-            headless=True,
-            viewport={"width": 1240, "height": 900},
-        )
-        page = context.new_page()
-        errors: list[str] = []
+    errors: list[str] = []
+    with tempfile.TemporaryDirectory() as profile, open_page(chromium, profile) as page:
         page.on("pageerror", lambda error: errors.append(str(error)))
         yield page
-        context.close()
-        assert errors == []
+    assert errors == []
 
 
 def test_all_three_for_30_each_on_a_full_budget_against_its_own_ideal(
