@@ -100,7 +100,9 @@ def test_a_small_call_during_a_large_one_ends_within_about_a_window(
     assert status == 200
     assert isinstance(facts, list)
     assert len(facts) == 3
-    assert small_took < 1.5  # one 1 s window, plus a round trip and some scheduling
+    # About a window (1 s, a round trip, scheduling on a busy machine), not behind the large call's
+    # remaining 75 facts (about 4 s).
+    assert small_took < 2.5
 
 
 def test_a_lower_limit_announced_by_the_upstream_is_obeyed_and_logged_once(

@@ -98,7 +98,7 @@ def test_acquire_sleeps_until_a_slot_frees_then_grants_it(make_limiter: MakeLimi
         return loop.time() - started
 
     waited = asyncio.run(scenario())
-    assert 1.9 <= waited < 2.5
+    assert 1.9 <= waited < 3.5  # the window (2 s), not two of them, on however busy a machine
 
 
 def test_a_released_slot_frees_one_new_window_after_its_answer(make_limiter: MakeLimiter) -> None:
