@@ -72,6 +72,30 @@ def test_equal_shares_whoever_asks_more_often(redis_url: str) -> None:
     with_two_workers(redis_url, scenario)
 
 
+def test_the_same_client_on_two_workers_takes_turns_whoever_asks_more_often(
+    redis_url: str,
+) -> None:
+    """Not a race the faster worker wins: one slot each, so the estimates can count on it."""
+
+    async def scenario(one: RedisLimiter, two: RedisLimiter) -> None:
+        for _ in range(5):  # alone, worker one takes what it likes
+            assert await granted(one, "same") == "same"
+        served = {one._me: 0, two._me: 0}
+        for turn in range(60):  # worker one asks three times as often as worker two
+            worker = two if turn % 4 == 0 else one
+            answer = await worker.try_acquire(["same"])
+            if isinstance(answer, Slot):
+                served[worker._me] += 1
+                await worker.cancel(answer)
+            else:
+                assert answer.reason == BEHIND and answer.seconds == pytest.approx(0.001)
+        # Worker two came in level with worker one's 5, not 5 behind; a tie goes to whoever
+        # asks, so one is never more than one ahead.
+        assert served == {one._me: 16, two._me: 15}, served
+
+    with_two_workers(redis_url, scenario)
+
+
 def test_a_wait_for_another_workers_client_takes_no_slot(redis_url: str) -> None:
     async def scenario(one: RedisLimiter, two: RedisLimiter) -> None:
         assert await granted(two, "single") == "single"

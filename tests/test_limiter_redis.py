@@ -71,8 +71,9 @@ def test_every_key_expires(redis_url: str) -> None:
     asyncio.run(scenario())
     client = redis.Redis.from_url(redis_url)
     keys = client.keys("catfacts:*")
-    # answered and in flight, pause, rates, seq, and who waits and how much each got
-    assert len(keys) == 7
+    # answered and in flight, pause, rates, seq, and who waits and how much each got, per
+    # client and per worker and client
+    assert len(keys) == 8
     assert all(client.pttl(key) > 0 for key in keys)
 
 

@@ -26,6 +26,8 @@ turn order). The memory limiter serves one process, whose turns are already fair
 them. The Redis limiter grants a slot only to the named client furthest behind among every
 client any process is waiting for, and says which one (`Slot.client`); when another process's
 client is further behind, the caller waits (`BEHIND`) for as long as the slots' state says.
+The same client waited for by several processes is served by them in turns, a slot each (else
+the pump that asks first wins, and no estimate can say how often): one ahead waits a millisecond.
 """
 
 from __future__ import annotations

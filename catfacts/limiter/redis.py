@@ -69,7 +69,7 @@ class RedisLimiter(Limiter):
         super().__init__(rates)
         self._lease_ms = round((lease + LEASE_MARGIN) * 1000)
         prefix = f"catfacts:{{{upstream_url}}}"  # the hash tag: one slot per upstream in a cluster
-        names = ("log", "leases", "pause", "rates", "next", "seq", "waiting", "served")
+        names = ("log", "leases", "pause", "rates", "next", "seq", "waiting", "served", "turns")
         self._keys = [f"{prefix}:{name}" for name in names]
         self._seen, self._seen_at = 0, 0.0  # the last `seq` Redis gave us, and when
         self._version = ""  # of the shared rates this process last saw
@@ -107,7 +107,7 @@ class RedisLimiter(Limiter):
         if self._named:
             self._named = False
             with contextlib.suppress(ServiceUnavailable):
-                await self._scripts.run("withdraw", [self._keys[6]], [self._me])
+                await self._scripts.run("withdraw", [self._keys[6], self._keys[8]], [self._me])
 
     async def confirm(self, slot: Slot) -> Slot | None:
         """Free unless the slot was asked for more than CONFIRM_AFTER ago; then one script

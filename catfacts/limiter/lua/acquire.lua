@@ -8,6 +8,7 @@
 -- KEYS[6] seq      counts every acquire: a count that went back means the state went back
 -- KEYS[7] waiting  fair shares: "process\nclient" -> when that word expires (ms)
 -- KEYS[8] served   fair shares: slots granted per client waited for
+-- KEYS[9] turns    the same client on several processes: slots granted per "process\nclient"
 -- ARGV[1] own      this process's rates (Rates.encode), used while none are shared
 -- ARGV[2] assert_own 1: own rates were learned from the upstream, share them if none are
 -- ARGV[3] lease    ms a slot in flight may last before it counts as answered
@@ -20,6 +21,7 @@
 
 local log_key, leases_key, pause_key, rates_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local next_key, seq_key, waiting_key, served_key = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local turns_key = KEYS[9]
 local own, assert_own, lease, slot = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4]
 local seen, me, stay = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local FIRST_CLIENT = 8  -- ARGV[FIRST_CLIENT...]: the clients
@@ -78,7 +80,9 @@ for i = FIRST_CLIENT, #ARGV do
     end
     waiting[client] = served
   end
-  redis.call('ZADD', waiting_key, now + stay, me .. '\n' .. client)
+  if redis.call('ZADD', waiting_key, now + stay, me .. '\n' .. client) == 1 then
+    redis.call('HDEL', turns_key, me .. '\n' .. client)  -- a newcomer starts level (below)
+  end
 end
 if #ARGV >= FIRST_CLIENT then
   redis.call('PEXPIRE', waiting_key, stay)
@@ -132,7 +136,32 @@ if not chosen and #ARGV >= FIRST_CLIENT then
   if pace then step = math.max(step, 1000 / pace) end
   return {0, math.max(1, math.floor(step)), 'behind', seq, version, text}
 end
+-- The same client waited for by other processes too: they take turns at it, one slot each,
+-- rather than race for it (the pump that asks first would win, and no estimate could say how
+-- often). One that comes in starts level; this caller, ahead, waits a millisecond for the other.
 if chosen then
+  local own, suffix = me .. '\n' .. chosen, '\n' .. chosen
+  local mine, rivals = tonumber(redis.call('HGET', turns_key, own)), {}
+  for _, member in ipairs(redis.call('ZRANGE', waiting_key, 0, -1)) do
+    if member ~= own and string.sub(member, -#suffix) == suffix then
+      rivals[#rivals + 1] = tonumber(redis.call('HGET', turns_key, member))
+    end
+  end
+  local low = nil
+  for _, taken in pairs(rivals) do
+    if low == nil or taken < low then low = taken end
+  end
+  if mine == nil then mine = low or 0 end
+  if low ~= nil and low < mine then return {0, 1, 'behind', seq, version, text} end
+  redis.call('HSET', turns_key, own, mine + 1)
+  if redis.call('HLEN', turns_key) > redis.call('ZCARD', waiting_key) then
+    for _, member in ipairs(redis.call('HKEYS', turns_key)) do
+      if member ~= own and not redis.call('ZSCORE', waiting_key, member) then
+        redis.call('HDEL', turns_key, member)
+      end
+    end
+  end
+  redis.call('PEXPIRE', turns_key, stay + longest)
   redis.call('HINCRBY', served_key, chosen, 1)
   redis.call('PEXPIRE', served_key, stay + longest)
 end

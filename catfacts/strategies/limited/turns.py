@@ -88,7 +88,7 @@ class Turns:
             else:
                 theirs[calls[0].client] = sum(pending)
         # Across workers the shared limiter serves the client furthest behind; the same client
-        # on another worker races this one for slots: a party of its own either way.
+        # on another worker takes turns with this one, a slot each: a party of its own either way.
         sent_elsewhere = sum(min(requests, own_turns) for _, requests in (elsewhere or {}).values())
         return own_turns + sum(min(p, own_turns) for p in theirs.values()) + sent_elsewhere
 
