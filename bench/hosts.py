@@ -18,7 +18,6 @@ import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
-from importlib import resources
 
 import aiohttp
 import redis
@@ -28,6 +27,7 @@ from bench.limited import LATENCY, LIMIT, RATE, WINDOW, fresh_budget, ideal, rou
 from bench.processes import RedisServer
 from catfacts.emulator.process import max_in_any_window
 from catfacts.limiter.redis import SCRIPTS
+from catfacts.limiter.scripts import script_text
 from catfacts.strategies import LIMITED
 
 HOSTS, WORKERS = ("127.0.0.1", "127.0.0.2"), 3
@@ -122,10 +122,8 @@ class ScriptCounter:
     `stop`. Only EVALSHA: after the warm-up every process has each script loaded."""
 
     def __init__(self, url: str) -> None:
-        lua = resources.files("catfacts.limiter").joinpath("lua")
-        self._names = {
-            hashlib.sha1(lua.joinpath(f"{name}.lua").read_bytes()).hexdigest(): name
-            for name in SCRIPTS
+        self._names = {  # as the limiter loads them (room.lua before those that need it)
+            hashlib.sha1(script_text(name).encode("utf-8")).hexdigest(): name for name in SCRIPTS
         }
         self._client = redis.Redis.from_url(url)
         self._counts: Counter[str] = Counter()

@@ -34,7 +34,7 @@ class RedisUnavailable(ServiceUnavailable):
         self._set(cause=cause, lasting=lasting)
 
 
-def _script(name: str) -> str:
+def script_text(name: str) -> str:
     """A Lua script from `lua/`, where each names its keys and arguments in a header comment;
     those that call `room_wait` get room.lua before them (a script cannot load another)."""
     folder = resources.files(__package__).joinpath("lua")
@@ -49,7 +49,7 @@ class Scripts:
         # Short timeouts, one immediate retry (every script is safe to run twice). Connections
         # are made on first use, on the background loop.
         self._redis = AsyncClient(redis_url, REDIS_TIMEOUT)
-        self._scripts = {name: self._redis.register_script(_script(name)) for name in SCRIPTS}
+        self._scripts = {name: self._redis.register_script(script_text(name)) for name in SCRIPTS}
 
     async def run(self, script: str, keys: list[str], args: Sequence[str | int]) -> list[Any]:
         """The script's answer (a list; anything else as empty), or `RedisUnavailable`."""
