@@ -24,6 +24,7 @@ from catfacts.strategies.limited.dispatcher import Dispatcher
 from catfacts.strategies.limited.learning import RateLearner
 from catfacts.strategies.limited.strategy import Limited
 from catfacts.strategies.one_by_one import OneByOne
+from catfacts.strategies.outside import OutsideSends
 from catfacts.strategies.overdraft import Overdraft
 from catfacts.upstream.client import AsyncUpstream, SyncUpstream
 
@@ -58,8 +59,11 @@ class Services:
         learner = RateLearner(settings.rate, shared=settings.redis_url is not None)
         self.limiter = self._limiter(learner.rates)
         closing = Closing()  # one flag: the door and the dispatcher refuse alike once it is set
+        # Requests one by one and all at once send past the limiter: the upstream counts them,
+        # and the limited strategy must know them for ours, not another client's.
+        self.outside = OutsideSends()
         self.dispatcher = Dispatcher(
-            limited_upstream, self.limiter, learner=learner, closing=closing
+            limited_upstream, self.limiter, learner=learner, closing=closing, outside=self.outside
         )
         retry_after = math.ceil(learner.rates.longest_window or 1.0)
         self.admission = Admission(settings.max_calls, retry_after=retry_after, closing=closing)
@@ -77,8 +81,8 @@ class Services:
             return (None, None, Limited(self.dispatcher))
         overdraft = Overdraft(self.limiter) if unlimited == BOUNDED else None
         return (
-            OneByOne(self.sync_upstream),
-            AllAtOnce(self.async_upstream, overdraft),
+            OneByOne(self.sync_upstream, self.outside),
+            AllAtOnce(self.async_upstream, overdraft, self.outside),
             Limited(self.dispatcher),
         )
 

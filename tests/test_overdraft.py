@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -117,3 +119,21 @@ def test_the_setting_names_its_values() -> None:
     assert Settings.load({"CATFACTS_UNLIMITED_STRATEGIES": "Off"}).unlimited == "off"
     with pytest.raises(ConfigError, match=r"STRATEGIES='some': must be one of bounded, open, off"):
         Settings.load({"CATFACTS_UNLIMITED_STRATEGIES": "some"})
+
+
+@pytest.mark.parametrize("before", ["/cat_async/5", "/cat/5"])
+def test_requests_sent_past_the_limiter_are_not_read_as_another_clients(
+    make_app: AppFactory, emulator: EmulatorProcess, before: str
+) -> None:
+    """The upstream counts them, and they are ours: a limited call right after leaves them no
+    room for a neighbour (half a window, 5 s here, before this was known), and goes at once."""
+    emulator.control.configure(rate_limit="20 per 10 seconds")
+    client = make_app(rate="20 per 10 seconds").test_client()
+    assert client.get(before).status_code == 200
+    started = time.monotonic()
+    response = client.get("/cat_async_limited/3")
+    took = time.monotonic() - started
+    assert response.status_code == 200
+    assert len(response.json or []) == 3
+    assert sent(emulator) == {"200": 8}
+    assert took < 2.5, took  # not the 5 s left to a neighbour who was never there

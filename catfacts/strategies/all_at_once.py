@@ -16,6 +16,7 @@ from catfacts import logs
 from catfacts.errors import UpstreamError, UpstreamRateLimited, UpstreamTimeout
 from catfacts.observe.timeline import Timeline
 from catfacts.strategies.base import LoopStrategy, OnFact, Order
+from catfacts.strategies.outside import OutsideSends
 from catfacts.strategies.overdraft import Overdraft
 from catfacts.strategies.table import ALL_AT_ONCE
 from catfacts.upstream.client import AsyncUpstream, Reply
@@ -28,9 +29,15 @@ class AllAtOnce(LoopStrategy):
 
     info = ALL_AT_ONCE
 
-    def __init__(self, upstream: AsyncUpstream, overdraft: Overdraft | None = None) -> None:
+    def __init__(
+        self,
+        upstream: AsyncUpstream,
+        overdraft: Overdraft | None = None,
+        outside: OutsideSends | None = None,
+    ) -> None:
         self._upstream = upstream
         self._overdraft = overdraft  # None: unbounded (`CATFACTS_UNLIMITED_STRATEGIES=open`)
+        self._outside = outside or OutsideSends()  # the limited strategy counts them as ours
 
     async def admit(self, order: Order) -> None:
         """Refused at once if it would overdraw the shared budget too far (`overdraft`)."""
@@ -38,6 +45,7 @@ class AllAtOnce(LoopStrategy):
             await self._overdraft.admit(order, self.timeout(order.n))
 
     async def run(self, order: Order, on_fact: OnFact | None = None) -> list[str]:
+        self._outside.record(order.n)
         try:
             return await fetch_all_at_once(self._upstream, order.n, order.timeline, on_fact)
         finally:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from catfacts import logs
-from catfacts.errors import UpstreamError
+from catfacts.errors import CatFactsError, UpstreamError
 from catfacts.observe.timeline import Timeline
 from catfacts.strategies.base import Interrupted, Order, ThreadStrategy, not_interrupted
+from catfacts.strategies.outside import OutsideSends
 from catfacts.strategies.table import ONE_BY_ONE
 from catfacts.upstream.client import SyncUpstream
 
@@ -21,11 +22,18 @@ class OneByOne(ThreadStrategy):
 
     info = ONE_BY_ONE
 
-    def __init__(self, upstream: SyncUpstream) -> None:
+    def __init__(self, upstream: SyncUpstream, outside: OutsideSends | None = None) -> None:
         self._upstream = upstream
+        self._outside = outside or OutsideSends()  # the limited strategy counts them as ours
 
     def facts(self, order: Order) -> Iterator[str]:
-        return one_by_one(self._upstream, order.n, order.timeline, order.interrupted)
+        def interrupted() -> CatFactsError | None:
+            reason = order.interrupted()
+            if reason is None:
+                self._outside.record()  # the next request goes
+            return reason
+
+        return one_by_one(self._upstream, order.n, order.timeline, interrupted)
 
 
 def one_by_one(

@@ -31,6 +31,7 @@ from catfacts.strategies.limited.retries import ATTEMPTS, BACKOFF, Retries
 from catfacts.strategies.limited.sending import Sender
 from catfacts.strategies.limited.stall import StallWatch
 from catfacts.strategies.limited.turns import Turns
+from catfacts.strategies.outside import OutsideSends
 from catfacts.upstream.client import AsyncUpstream
 
 
@@ -46,12 +47,13 @@ class Dispatcher:
         backoff: float = BACKOFF,
         learner: RateLearner | None = None,
         closing: Closing | None = None,
+        outside: OutsideSends | None = None,
     ) -> None:
         # What the upstream announces sets the rates; by default the limiter's are the ceiling.
         self._learner = learner or RateLearner(limiter.rates, shared=limiter.shared)
         self._shared = limiter.shared
-        windows = self._learner.windows  # when the upstream's windows end, as found
-        self._quota = UpstreamQuota(self._learner.rates, windows, shared=limiter.shared)
+        rates, windows = self._learner.rates, self._learner.windows  # windows: their ends, found
+        self._quota = UpstreamQuota(rates, windows, shared=self._shared, outside=outside)
         self._calls = Turns()
         self._stall = StallWatch(lambda: self._quota.waited_window, upstream.timeout)
         self._wakeup = asyncio.Event()

@@ -15,6 +15,7 @@ from collections import deque
 from catfacts.rates import Rate, Rates
 from catfacts.strategies.limited.pace import as_rate
 from catfacts.strategies.limited.window_finders import Windows
+from catfacts.strategies.outside import OutsideSends
 
 CAUTIOUS = Rate(60, 60.0, "60/minute")  # what the limit reads as when nothing at all is known
 SPARES = 2  # requests a window keeps while its length is searched for, to look at its end
@@ -35,9 +36,15 @@ class HeldCredit:
     window's length, or for other clients of our IP."""
 
     def __init__(
-        self, rates: Rates, windows: Windows | None = None, *, shared: bool = False
+        self,
+        rates: Rates,
+        windows: Windows | None = None,
+        *,
+        shared: bool = False,
+        outside: OutsideSends | None = None,
     ) -> None:
         self._rates = rates
+        self._outside = outside  # this process's requests past the limiter: ours, not others'
         self.windows = windows
         # With a shared limiter, hits that were not this process's are mostly its siblings',
         # whose share the limiter already keeps: none is left aside for them here.
@@ -125,7 +132,7 @@ class HeldCredit:
         heard_at, lowest = self._heard_at, self._lowest
         if heard_at is None or lowest is None or now - heard_at <= STALE:
             return 0
-        if self._seen() <= 0 and not any(self._others):
+        if self._not_ours() - self._in_flight <= 0 and not any(self._others):  # surely not ours
             return 0  # nobody else seen spending
         return max(self._credit - (0 if self._in_flight else 1), 0)  # the one ask at a time
 
@@ -136,7 +143,7 @@ class HeldCredit:
         IP and spends at every window's start then seldom races our burst into 429s."""
         if self._lowest is None:
             return 0
-        seen = self._limit() - self._lowest - self._counted  # theirs, or ours not yet answered
+        seen = self._not_ours()
         if self._others:
             share = max(max(self._others) - (seen - self._in_flight), 0)
         else:
@@ -146,11 +153,18 @@ class HeldCredit:
         asked = self._heard_at is not None and self._heard_at >= self._release_at
         return 0 if asked else max(self._credit - (0 if self._in_flight else 1), 0)
 
-    def _seen(self) -> int:
-        """Hits the upstream counted in this window that were surely not ours."""
-        if self._lowest is None:
+    def _not_ours(self) -> int:
+        """Hits of the upstream's count this process did not hear answered: others', or ours
+        still out (sent past the limiter ones are ours: `_ours_outside`)."""
+        assert self._lowest is not None
+        return self._limit() - self._lowest - self._counted - self._ours_outside()
+
+    def _ours_outside(self) -> int:
+        """Hits of the upstream's count that this process sent past the limiter (one by one,
+        all at once) within a window of the last answer."""
+        if self._outside is None or self._heard_at is None:
             return 0
-        return self._limit() - self._lowest - self._counted - self._in_flight
+        return self._outside.since(self._heard_at - self._found_window())
 
     def _found_window(self) -> float:
         found = None if self.windows is None else self.windows.window

@@ -216,7 +216,7 @@ class UpstreamQuota(HeldCredit):
             # What others spent; refused, we know they wanted more than we saw them get. Not
             # for a count begun at a look (it may have begun mid-window, after ours), nor one
             # that changed limits (its window began before we heard of that limit).
-            spent = self._limit() - self._lowest - self._counted + (CONTENDED if contended else 0)
+            spent = self._not_ours() + (CONTENDED if contended else 0)
             self._others.append(max(spent, 0))
         self._partial = self._looking()
         self._epoch += 1
