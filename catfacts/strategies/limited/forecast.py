@@ -63,6 +63,9 @@ def outlook(
         # The upstream says fewer remain: the rest of its window's worth after its reset.
         spare = max(remaining - quota.in_flight, 0)
         free = free[:spare] + [window if reset is None else reset] * (len(free) - spare)
+    held_back = min(quota.held(now), free.count(0.0)) if quota.release_at > now else 0
+    if held_back:  # left to another client of our address until half its window (`held.py`)
+        free = [quota.release_at - now] * held_back + free[held_back:]
     if quota.probing and free:
         free = [0.0] + [round_trip] * (len(free) - 1)  # a probe first, the rest after its answer
     held = max(quota.waiting_for(now), survey.paused_for)  # a reset, or a 429's pause

@@ -60,7 +60,7 @@ class HeldCredit:
         self._heard_at: float | None = None
         self._sent = 0
         self._others: deque[int] = deque(maxlen=2)  # what others spent in the last windows
-        self._release_at = -math.inf
+        self.release_at = -math.inf
         self._partial = False  # not a whole window's count: begun at a look, or limits named
 
     @property
@@ -97,7 +97,7 @@ class HeldCredit:
         may be longer than the limit's (the finder's lower bound is a best effort)."""
         return max(self._found_window(), self.window)
 
-    def _held(self, now: float = -math.inf) -> int:
+    def held(self, now: float = -math.inf) -> int:
         """Requests of the credit not to spend now: kept to search for the window, or left to
         other clients (`_share`)."""
         if self._lowest is None:
@@ -148,9 +148,9 @@ class HeldCredit:
             share = max(max(self._others) - (seen - self._in_flight), 0)
         else:
             share = self._credit if seen > 0 else 0
-        if now < self._release_at or not share:
+        if now < self.release_at or not share:
             return share
-        asked = self._heard_at is not None and self._heard_at >= self._release_at
+        asked = self._heard_at is not None and self._heard_at >= self.release_at
         return 0 if asked else max(self._credit - (0 if self._in_flight else 1), 0)
 
     def _not_ours(self) -> int:

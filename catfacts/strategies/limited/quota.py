@@ -84,7 +84,7 @@ class UpstreamQuota(HeldCredit):
     @property
     def credit(self) -> int:
         """Requests that may go now, before we hear from the upstream again."""
-        return max(self._credit - self._held(), 0)
+        return max(self._credit - self.held(), 0)
 
     def said(self, now: float) -> tuple[int | None, float | None]:
         """What the upstream last said remains in its window, and seconds until that window
@@ -104,7 +104,7 @@ class UpstreamQuota(HeldCredit):
         heard_at = self._heard_at
         if self._in_flight == 0 and heard_at is not None and now >= self._ended_by(heard_at):
             self._next_window()  # the window we last heard of has ended
-        held = self._held(now)
+        held = self.held(now)
         if self._credit - held > 0:
             return 0.0
         until = self._until()
@@ -115,7 +115,7 @@ class UpstreamQuota(HeldCredit):
         if until is None and held > 0 and heard_at is not None:
             if self._looking():
                 return max(self._ended_by(heard_at) - now, 0.0)  # the next look, one request
-            return self._release_at - now  # the others' share, until they spend it or half-time
+            return self.release_at - now  # the others' share, until they spend it or half-time
         self._next_window()
         return 0.0
 
@@ -134,7 +134,7 @@ class UpstreamQuota(HeldCredit):
             self._credit = self.limit  # the upstream says nothing: the limiter alone rules
             return
         if self._counted == 0:
-            self._release_at = now + self._found_window() / 2
+            self.release_at = now + self._found_window() / 2
         self._counted += 1
         if quota.limit and self._upstream_limit and quota.limit != self._upstream_limit:
             self._partial = True  # another limit named (Laravel's one at a time): its count
