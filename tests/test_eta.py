@@ -9,6 +9,7 @@ import re
 import threading
 from typing import Any
 
+import urllib3
 from flask.testing import FlaskClient
 
 from catfacts.emulator.process import EmulatorProcess
@@ -120,3 +121,19 @@ def test_an_estimate_counts_down_and_ignores_noise_but_not_news() -> None:
     assert estimate.waiting() == ("the upstream window", 3.0)
     estimate.finished()
     assert estimate.seconds() == 0.0 and estimate.waiting() is None
+
+
+def test_the_share_left_to_another_client_of_the_address_is_in_the_estimate(
+    make_app: AppFactory, emulator: EmulatorProcess
+) -> None:
+    """A neighbour spent 5 of 20 in this window: its share is left to it until half-time (5 s),
+    and the first answer that shows it moves the estimate there, not to 0."""
+    emulator.control.configure(rate_limit="20 per 10 seconds")
+    client = make_app(rate="20 per 10 seconds").test_client()
+    for _ in range(5):
+        urllib3.request("GET", f"{emulator.url}/fact")
+    _, lines = streamed(client, "/cat_async_limited/12")
+    assert [line["index"] for line in lines if "index" in line] == list(range(1, 13))
+    assert 3.0 < lines[0]["eta"] <= 5.0  # the first fact (a probe), then the hold to half-time
+    assert any("progress" in line for line in lines)  # the wait was said as it began
+    assert emulator.control.stats()["statuses"] == {"200": 17}
