@@ -109,8 +109,9 @@ class Forecast:
         self.reckon(call)
         self.surveyor.changed()
 
-    def reckon(self, call: Call) -> None:
-        """The call's estimate, now: 0 once its facts are all back."""
+    def reckon(self, call: Call, seen: Outlook | None = None) -> None:
+        """The call's estimate, now: 0 once its facts are all back. `seen`: the budget's outlook
+        now, if the caller already has it (one for every call of a new look)."""
         if call.estimate is None:
             return
         if call.over or call.fetched >= call.n:
@@ -122,9 +123,11 @@ class Forecast:
             return
         others = self.surveyor.latest.others
         ahead = self._turns.sent_before(call.client, pending, others, call)
-        call.estimate.reckon(self.outlook().finish(ahead))
+        call.estimate.reckon((seen or self.outlook()).finish(ahead))
 
     def reckon_all(self) -> None:
-        """A new look at the budget: every call's estimate again."""
+        """A new look at the budget: every call's estimate again, from one outlook (it sorts a
+        lane per slot of the limit: once a look, not once a call)."""
+        now = self.outlook()
         for call in self._turns:
-            self.reckon(call)
+            self.reckon(call, now)
