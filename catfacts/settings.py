@@ -23,7 +23,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # `CATFACTS_RATE_LIMIT=auto`: learn the rates from the upstream (`strategies.limited.learning`); the
 # embedded upstream then has the real API's.
 AUTO = "auto"
-CAUTIOUS_RATE = Rate(60, 60.0, "60/minute")
+CAUTIOUS_RATE = Rate(60, 60.0, "60/minute")  # the limit as it reads when nothing at all is known
 REAL_API_RATE = Rates.parse("100/minute")
 
 # `CATFACTS_UNLIMITED_STRATEGIES`: all at once overdraws the shared budget by at most one window's

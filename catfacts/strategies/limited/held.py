@@ -13,11 +13,11 @@ import math
 from collections import deque
 
 from catfacts.rates import Rate, Rates
+from catfacts.settings import CAUTIOUS_RATE
 from catfacts.strategies.limited.pace import as_rate
 from catfacts.strategies.limited.window_finders import Windows
 from catfacts.strategies.outside import OutsideSends
 
-CAUTIOUS = Rate(60, 60.0, "60/minute")  # what the limit reads as when nothing at all is known
 SPARES = 2  # requests a window keeps while its length is searched for, to look at its end
 SHARED_SPARES = 5  # with siblings, whose first requests (a probe each) may take spares too
 STALE = 0.1  # seconds after which a count others may have spent into is asked again
@@ -28,7 +28,7 @@ def binding(rates: Rates) -> Rate:
     pace (r a second) only when there is no policy."""
     if rates.tightest is not None:
         return rates.tightest
-    return CAUTIOUS if rates.pace is None else as_rate(rates.pace)
+    return CAUTIOUS_RATE if rates.pace is None else as_rate(rates.pace)
 
 
 class HeldCredit:
