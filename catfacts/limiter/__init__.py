@@ -37,7 +37,7 @@ import bisect
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from catfacts.observe import metrics
@@ -65,6 +65,16 @@ class Wait:
 
 # What a process has queued for one client: (calls, requests not yet sent).
 Queued = Mapping[str, tuple[int, int]]
+
+
+def merged(queues: Iterable[Queued]) -> dict[str, tuple[int, int]]:
+    """Several processes' queues as one: each client's calls and requests summed."""
+    total: dict[str, tuple[int, int]] = {}
+    for queued in queues:
+        for client, (calls, requests) in queued.items():
+            had = total.get(client, (0, 0))
+            total[client] = (had[0] + calls, had[1] + requests)
+    return total
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from catfacts.limiter import Queued, Survey
+from catfacts.limiter import Queued, Survey, merged
 from catfacts.limiter.scripts import Scripts, as_text
 from catfacts.rates import Rate
 
@@ -41,9 +41,4 @@ class SharedSurvey:
 
 def _merged(flat: Sequence[Any]) -> dict[str, tuple[int, int]]:
     """The other processes' queues ([id, JSON {client: [calls, requests]}, ...]), per client."""
-    merged: dict[str, tuple[int, int]] = {}
-    for i in range(1, len(flat), 2):
-        for client, (calls, requests) in json.loads(as_text(flat[i])).items():
-            had = merged.get(client, (0, 0))
-            merged[client] = (had[0] + calls, had[1] + requests)
-    return merged
+    return merged(json.loads(as_text(flat[i])) for i in range(1, len(flat), 2))

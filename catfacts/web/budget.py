@@ -14,6 +14,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from catfacts.errors import BadRequest
 from catfacts.web.extension import current_services
+from catfacts.web.views import at_most
 
 bp = Blueprint("budget", __name__)
 
@@ -41,6 +42,5 @@ def _n(max_facts: int) -> int:
     if not _DIGITS.fullmatch(raw):
         raise BadRequest(f"n must be a whole number from 0 to {max_facts}; got {raw[:20]!r}")
     n = int(raw)
-    if n > max_facts:
-        raise BadRequest(f"n must be at most {max_facts} (CATFACTS_MAX_FACTS); got {n}")
+    at_most(n, max_facts)
     return n

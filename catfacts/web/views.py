@@ -94,10 +94,7 @@ def _serve(info: Info, n: int) -> Response:
             f"{LIMITED.path}/{n} fetches all {n} within the upstream's limit"
         )
     deadline = _deadline(services.settings.call_deadline) if info.takes_deadline else None
-    if n > services.settings.max_facts:
-        raise BadRequest(
-            f"n must be at most {services.settings.max_facts} (CATFACTS_MAX_FACTS); got {n}"
-        )
+    at_most(n, services.settings.max_facts)
     streamed = request.accept_mimetypes.best_match([JSON, NDJSON]) == NDJSON
     trace = _trace()
     if request.method == "HEAD":  # spends nothing
@@ -120,6 +117,12 @@ def _serve(info: Info, n: int) -> Response:
     response = _facts_headers(jsonify(body), n, order)
     response.headers["X-Facts-Returned"] = str(len(facts))
     return response
+
+
+def at_most(n: int, max_facts: int) -> None:
+    """n within the cap a call may ask for (a fact path's n, `/budget`'s ?n=), or a 400."""
+    if n > max_facts:
+        raise BadRequest(f"n must be at most {max_facts} (CATFACTS_MAX_FACTS); got {n}")
 
 
 def _order(

@@ -15,7 +15,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from catfacts.limiter import Queued
+from catfacts.limiter import Queued, merged
 from catfacts.strategies.limited.forecast import Forecast
 from catfacts.strategies.limited.held import binding
 from catfacts.strategies.limited.learning import RateLearner
@@ -68,12 +68,10 @@ def source(learner: RateLearner) -> str:
 
 def everyone(here: Queued, elsewhere: Queued, caller: str) -> list[ClientCalls]:
     """Each client's calls, this worker's and the others', most queued first."""
-    merged: dict[str, tuple[int, int]] = {}
-    for queued in (here, elsewhere):
-        for client, (calls, requests) in queued.items():
-            had = merged.get(client, (0, 0))
-            merged[client] = (had[0] + calls, had[1] + requests)
-    rows = [ClientCalls(c, calls, requests, c == caller) for c, (calls, requests) in merged.items()]
+    rows = [
+        ClientCalls(c, calls, requests, c == caller)
+        for c, (calls, requests) in merged((here, elsewhere)).items()
+    ]
     return sorted(rows, key=lambda row: (-row.queued, row.client))
 
 
