@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import statistics
 import time
 from dataclasses import dataclass, field
 
 import aiohttp
 
-from bench.harness import Service, emulator, print_table, service
+from bench.harness import Service, emulator, print_table, redis_server, service
 from bench.limited import JITTER, LATENCY, RATE, fresh_budget
-from bench.processes import RedisServer
 from catfacts.strategies import LIMITED, NDJSON
 from catfacts.strategies.limited.surveys import EVERY
 
@@ -39,18 +37,11 @@ CASES = [  # (name, workers, callers, facts each, runs)
 
 
 def main() -> None:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("bench eta: redis-server is not installed (make test installs it)")
-    redis = RedisServer(binary)
-    redis.start()
     rows = []
-    try:
+    with redis_server("eta") as url:
         for name, workers, callers, each, runs in CASES:
-            env = {"CATFACTS_REDIS_URL": redis.url} if workers > 1 else {}
+            env = {"CATFACTS_REDIS_URL": url} if workers > 1 else {}
             rows.append([name, *measure(workers, callers, each, runs, env)])
-    finally:
-        redis.kill()
     print_table(
         f"How true the estimates come (emulator: {RATE}, {LATENCY * 1000:.0f} ms); "
         "error = |estimate - actual| / actual",

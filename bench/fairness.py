@@ -9,15 +9,13 @@ a worker with part of the crowd. Clients are told apart by address: 127.0.0.2 ho
 
 from __future__ import annotations
 
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import urllib3
 
-from bench.harness import Service, emulator, median, print_table, service
-from bench.processes import RedisServer
+from bench.harness import Service, emulator, median, print_table, redis_server, service
 from catfacts.strategies import LIMITED
 
 LIMIT = 100  # per second
@@ -27,23 +25,15 @@ RUNS = 3
 
 
 def main() -> None:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("bench fairness: redis-server is not installed (make test installs it)")
-    redis = RedisServer(binary)
-    redis.start()
     rows = []
-    try:
-        with emulator(RATE, 0.0) as upstream:
-            # Room for every call on every worker (gunicorn, not a cap, spreads them), then at
-            # most 5 a worker: the crowd on both, the single call next to 3 of its calls or more.
-            for workers, connections in [(1, CROWD + 2), (2, CROWD + 2), (2, 5)]:
-                env = {"CATFACTS_REDIS_URL": redis.url}
-                with service(upstream, RATE, workers, env=env, connections=connections) as svc:
-                    runs = [share(svc) for _ in range(RUNS)]
-                rows.append(row(workers, connections, runs))
-    finally:
-        redis.kill()
+    with redis_server("fairness") as url, emulator(RATE, 0.0) as upstream:
+        # Room for every call on every worker (gunicorn, not a cap, spreads them), then at
+        # most 5 a worker: the crowd on both, the single call next to 3 of its calls or more.
+        for workers, connections in [(1, CROWD + 2), (2, CROWD + 2), (2, 5)]:
+            env = {"CATFACTS_REDIS_URL": url}
+            with service(upstream, RATE, workers, env=env, connections=connections) as svc:
+                runs = [share(svc) for _ in range(RUNS)]
+            rows.append(row(workers, connections, runs))
     print_table(
         f"Fair shares: {CROWD} calls of {EACH} from one client, {SINGLE} facts from another "
         f"(emulator and service at {RATE}; medians of {RUNS})",

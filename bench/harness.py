@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.processes import ServiceProcess, catfacts_env, free_port
+from bench.processes import RedisServer, ServiceProcess, catfacts_env, free_port
 from catfacts.emulator.process import EmulatorControl, EmulatorProcess
 
 # gunicorn as the README documents it: the project's own gunicorn.conf.py, wherever bench runs.
@@ -52,6 +53,20 @@ class Service:
 
     def cpu(self) -> float:
         return sum(cpu_seconds(pid) for pid in self.workers)
+
+
+@contextmanager
+def redis_server(section: str) -> Iterator[str]:
+    """A private redis-server for one bench section, its URL; stopped however the section ends."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit(f"bench {section}: redis-server is not installed (make test installs it)")
+    server = RedisServer(binary)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.kill()
 
 
 @contextmanager

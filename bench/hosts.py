@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import shutil
 import threading
 import time
 from collections import Counter
@@ -22,9 +21,8 @@ from contextlib import ExitStack
 import aiohttp
 import redis
 
-from bench.harness import Service, emulator, get_json, median, print_table, service
+from bench.harness import Service, emulator, get_json, median, print_table, redis_server, service
 from bench.limited import LATENCY, LIMIT, RATE, WINDOW, fresh_budget, ideal, round_trip
-from bench.processes import RedisServer
 from catfacts.emulator.process import max_in_any_window
 from catfacts.limiter.redis import SCRIPTS
 from catfacts.limiter.scripts import script_text
@@ -36,14 +34,9 @@ RUNS = 3
 
 
 def main() -> None:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("bench hosts: redis-server is not installed (make test installs it)")
-    store = RedisServer(binary)
-    store.start()
-    env = {"CATFACTS_REDIS_URL": store.url}
-    try:
-        scripts = ScriptCounter(store.url)
+    with redis_server("hosts") as url:
+        env = {"CATFACTS_REDIS_URL": url}
+        scripts = ScriptCounter(url)
         with emulator(RATE, LATENCY) as upstream, ExitStack() as stack:
             hosts = [
                 stack.enter_context(service(upstream, RATE, WORKERS, env=env, host=host))
@@ -52,8 +45,6 @@ def main() -> None:
             rtt = asyncio.run(round_trip(hosts[0]))
             asyncio.run(spread(hosts, len(hosts)))  # each worker's first call probes the upstream
             runs = [measured(hosts, scripts) for _ in range(RUNS)]
-    finally:
-        store.kill()
     report(runs, ideal(CALLERS * EACH, rtt))
 
 

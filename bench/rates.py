@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,8 +18,7 @@ import aiohttp
 import redis
 import urllib3
 
-from bench.harness import Service, emulator, get_json, print_table, service
-from bench.processes import RedisServer
+from bench.harness import Service, emulator, get_json, print_table, redis_server, service
 from catfacts.emulator.process import EmulatorControl, max_in_any_window
 from catfacts.strategies import LIMITED, ONE_BY_ONE
 
@@ -85,22 +83,9 @@ def row(name: str, outcome: Outcome, ideal: float) -> list[object]:
     ]
 
 
-@contextmanager
-def redis_server() -> Iterator[str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError("redis-server is not installed (`make test` installs it)")
-    server = RedisServer(binary)
-    server.start()
-    try:
-        yield server.url
-    finally:
-        server.kill()
-
-
 def workers_learning(rows: list[list[object]]) -> None:
     """4 workers sharing Redis learn 10/second from each dialect, 12 callers of 10 facts."""
-    with redis_server() as redis_url:
+    with redis_server("rates") as redis_url:
         for dialect in ("ietf", "github", "laravel", "proxy"):
             with emulator("10/second", LATENCY, JITTER) as upstream:
                 upstream.configure(dialect=dialect)

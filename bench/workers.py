@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Awaitable, Callable
 
-from bench.harness import emulator, median, print_table, service
+from bench.harness import emulator, median, print_table, redis_server, service
 from bench.limited import LATENCY, RATE, ideal, makespan, round_trip
-from bench.processes import RedisServer
 from catfacts.limiter import Limiter, Slot
 from catfacts.limiter.memory import MemoryLimiter
 from catfacts.limiter.redis import RedisLimiter
@@ -19,19 +17,12 @@ WORKERS, CALLERS, EACH = 4, 8, 25
 
 
 def main() -> None:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit("bench workers: redis-server is not installed (make test installs it)")
-    redis = RedisServer(binary)
-    redis.start()
-    try:
+    with redis_server("workers") as url:
         rows = [
             shared_budget("in-process", {}),
-            shared_budget("Redis", {"CATFACTS_REDIS_URL": redis.url}),
+            shared_budget("Redis", {"CATFACTS_REDIS_URL": url}),
         ]
-        costs = asyncio.run(acquire_costs(redis.url))
-    finally:
-        redis.kill()
+        costs = asyncio.run(acquire_costs(url))
     print_table(
         f"{WORKERS} gunicorn workers, {CALLERS} concurrent callers of {EACH} facts "
         f"(emulator: {RATE}, {LATENCY * 1000:.0f} ms)",
