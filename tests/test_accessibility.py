@@ -98,6 +98,15 @@ def tab_to(page: Page, element_id: str, most: int = 20) -> None:
     raise AssertionError(f"#{element_id} cannot be reached with Tab")
 
 
+def run_by_keyboard(page: Page, n: int) -> None:
+    """Type n and press Run, with the keyboard alone."""
+    tab_to(page, "n")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(n))
+    tab_to(page, "run")
+    page.keyboard.press("Enter")
+
+
 def focused(page: Page) -> str:
     return str(page.evaluate("() => document.activeElement && document.activeElement.id"))
 
@@ -108,11 +117,7 @@ def test_the_keyboard_alone_starts_a_run(
 ) -> None:
     url, _ = running_service()
     browser.goto(url)
-    tab_to(browser, "n")
-    browser.keyboard.press("Control+A")
-    browser.keyboard.type("5")
-    tab_to(browser, "run")
-    browser.keyboard.press("Enter")
+    run_by_keyboard(browser, 5)
     browser.wait_for_selector("body[data-finished]", timeout=60_000)
     lanes = browser.locator(".lane")
     assert lanes.count() == 3  # "all three", the default
@@ -155,11 +160,7 @@ def test_the_keyboard_alone_stops_all_three_while_they_wait_for_the_window(
 ) -> None:
     url, _ = running_service()
     browser.goto(url)
-    tab_to(browser, "n")
-    browser.keyboard.press("Control+A")
-    browser.keyboard.type("5")
-    tab_to(browser, "run")
-    browser.keyboard.press("Enter")  # "all three", the default
+    run_by_keyboard(browser, 5)  # "all three", the default
     browser.wait_for_selector('.lane[data-strategy="all_at_once"] .notice.counting')
     assert focused(browser) == "stop"
     browser.keyboard.press("Space")
